@@ -1,0 +1,3 @@
+//! UN/EDIFACT: envelope (UNA/UNB/UNG/UNH), writer and acknowledgment (CONTRL).
+
+pub mod envelope;

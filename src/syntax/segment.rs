@@ -1,0 +1,414 @@
+//! Zero-copy views of segments, elements, components and repetitions.
+//!
+//! A [`Segment`] is a slice of the reader's buffer (the segment id through its last element, without the
+//! terminator). Elements, composites and repetitions are reached by splitting that slice on demand with
+//! `memchr`; nothing is copied and nothing is allocated. Only [`Element::text`] may allocate, and only when
+//! an EDIFACT value contains release characters.
+
+use std::borrow::Cow;
+
+/// The service characters of one interchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delimiters {
+    pub element: u8,
+    pub component: u8,
+    /// X12 ISA11 (005010+) or the EDIFACT syntax 4 repetition separator.
+    pub repetition: Option<u8>,
+    pub segment: u8,
+    /// EDIFACT release (escape) character; X12 has none.
+    pub release: Option<u8>,
+    /// EDIFACT decimal mark (`.` or `,`); X12 always uses `.`.
+    pub decimal: u8,
+}
+
+impl Delimiters {
+    /// The X12 delimiters most partners use: `*`, `:` (component), `^` (repetition), `~`.
+    pub const X12: Delimiters = Delimiters {
+        element: b'*',
+        component: b':',
+        repetition: Some(b'^'),
+        segment: b'~',
+        release: None,
+        decimal: b'.',
+    };
+
+    /// The EDIFACT defaults (no UNA): `:+.? '`.
+    pub const EDIFACT: Delimiters = Delimiters {
+        element: b'+',
+        component: b':',
+        repetition: None,
+        segment: b'\'',
+        release: Some(b'?'),
+        decimal: b'.',
+    };
+
+    /// True when `b` is one of the separators that structure a segment.
+    pub fn is_service(&self, b: u8) -> bool {
+        b == self.element
+            || b == self.component
+            || b == self.segment
+            || Some(b) == self.repetition
+            || Some(b) == self.release
+    }
+
+    /// Checks that the separators are distinct and usable; returns what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen: Vec<(u8, &str)> = vec![
+            (self.element, "element separator"),
+            (self.component, "component separator"),
+            (self.segment, "segment terminator"),
+        ];
+        if let Some(r) = self.repetition {
+            seen.push((r, "repetition separator"));
+        }
+        if let Some(r) = self.release {
+            seen.push((r, "release character"));
+        }
+        for (i, (a, an)) in seen.iter().enumerate() {
+            if a.is_ascii_alphanumeric() {
+                return Err(format!("{an} {} is a letter or digit", show_byte(*a)));
+            }
+            for (b, bn) in &seen[i + 1..] {
+                if a == b {
+                    return Err(format!("{an} and {bn} are both {}", show_byte(*a)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A byte as a person reads it: `'~'`, `0x15`.
+pub fn show_byte(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("0x{b:02X}")
+    }
+}
+
+/// One segment: a borrowed slice plus where it was found.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    bytes: &'a [u8],
+    offset: u64,
+    delims: Delimiters,
+    escaped: bool,
+}
+
+impl<'a> Segment<'a> {
+    /// A segment over `bytes` (without terminator). `escaped` tells whether it contains release characters.
+    pub fn new(bytes: &'a [u8], offset: u64, delims: Delimiters, escaped: bool) -> Self {
+        Segment { bytes, offset, delims, escaped }
+    }
+
+    /// The raw bytes, id through last element, terminator excluded.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Byte offset of the segment in the input.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn delimiters(&self) -> &Delimiters {
+        &self.delims
+    }
+
+    /// The segment id (tag): the bytes before the first element separator.
+    pub fn id(&self) -> &'a [u8] {
+        match memchr::memchr(self.delims.element, self.bytes) {
+            Some(i) => &self.bytes[..i],
+            None => self.bytes,
+        }
+    }
+
+    /// The id as a string slice (ids are ASCII; anything else shows as `?`).
+    pub fn id_str(&self) -> &'a str {
+        std::str::from_utf8(self.id()).unwrap_or("?")
+    }
+
+    /// The id packed into a `u32` for fast comparisons (see [`tag`]).
+    pub fn tag(&self) -> u32 {
+        tag(self.id())
+    }
+
+    /// Elements after the id, in order; `elements().nth(0)` is element 01.
+    pub fn elements(&self) -> Elements<'a> {
+        let (rest, done) = match memchr::memchr(self.delims.element, self.bytes) {
+            Some(i) => (&self.bytes[i + 1..], false),
+            None => (&[][..], true),
+        };
+        Elements {
+            rest,
+            done,
+            sep: self.delims.element,
+            release: if self.escaped { self.delims.release } else { None },
+            delims: self.delims,
+            escaped: self.escaped,
+        }
+    }
+
+    /// Element at a 1-based position (`element(1)` is `BEG01`); `None` past the last element.
+    pub fn element(&self, position: usize) -> Option<Element<'a>> {
+        if position == 0 {
+            return None;
+        }
+        self.elements().nth(position - 1)
+    }
+
+    /// Element bytes at a 1-based position, empty when absent.
+    pub fn get(&self, position: usize) -> &'a [u8] {
+        self.element(position).map(|e| e.as_bytes()).unwrap_or(b"")
+    }
+
+    /// Number of elements present (trailing empty elements count: they were written).
+    pub fn element_count(&self) -> usize {
+        self.elements().count()
+    }
+}
+
+/// Packs a 2-3 byte segment id into a `u32` (`b"ST"` and `b"ST "` differ; longer ids keep 4 bytes).
+#[inline]
+pub fn tag(id: &[u8]) -> u32 {
+    let mut t = [0u8; 4];
+    let n = id.len().min(4);
+    t[..n].copy_from_slice(&id[..n]);
+    u32::from_le_bytes(t) | ((id.len() as u32 & 0x7) << 29)
+}
+
+/// Iterator over a segment's elements.
+#[derive(Clone, Debug)]
+pub struct Elements<'a> {
+    rest: &'a [u8],
+    done: bool,
+    sep: u8,
+    release: Option<u8>,
+    delims: Delimiters,
+    escaped: bool,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Element<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Element<'a>> {
+        if self.done {
+            return None;
+        }
+        let end = match self.release {
+            None => memchr::memchr(self.sep, self.rest),
+            Some(rel) => find_unescaped(self.sep, rel, self.rest),
+        };
+        let raw = match end {
+            Some(i) => {
+                let raw = &self.rest[..i];
+                self.rest = &self.rest[i + 1..];
+                raw
+            }
+            None => {
+                self.done = true;
+                self.rest
+            }
+        };
+        Some(Element { raw, delims: self.delims, escaped: self.escaped })
+    }
+}
+
+/// Position of the first `sep` not escaped by `rel`.
+#[inline]
+pub(crate) fn find_unescaped(sep: u8, rel: u8, hay: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr2(sep, rel, &hay[from..]) {
+        let at = from + i;
+        if hay[at] == sep {
+            return Some(at);
+        }
+        from = at + 2; // skip the released byte
+        if from >= hay.len() {
+            return None;
+        }
+    }
+    None
+}
+
+/// One element: simple, composite, or repeated. Still borrowed from the input.
+#[derive(Clone, Copy, Debug)]
+pub struct Element<'a> {
+    raw: &'a [u8],
+    delims: Delimiters,
+    escaped: bool,
+}
+
+impl<'a> Element<'a> {
+    /// The bytes as written (EDIFACT release characters included).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The value as text, release characters removed; borrowed unless there was something to unescape.
+    pub fn text(&self) -> Cow<'a, str> {
+        unescape(self.raw, if self.escaped { self.delims.release } else { None })
+    }
+
+    fn split(&self, sep: u8) -> Parts<'a> {
+        Parts {
+            rest: self.raw,
+            done: false,
+            sep,
+            release: if self.escaped { self.delims.release } else { None },
+            delims: self.delims,
+            escaped: self.escaped,
+        }
+    }
+
+    /// Components of a composite (a simple element yields itself once).
+    pub fn components(&self) -> Parts<'a> {
+        self.split(self.delims.component)
+    }
+
+    /// Component at a 1-based position.
+    pub fn component(&self, position: usize) -> Option<Element<'a>> {
+        position.checked_sub(1).and_then(|p| self.components().nth(p))
+    }
+
+    /// Repetitions of a repeating element (a non-repeating element yields itself once).
+    pub fn repetitions(&self) -> Parts<'a> {
+        match self.delims.repetition {
+            Some(r) => self.split(r),
+            None => Parts { done: false, ..self.split(0) }.single(),
+        }
+    }
+
+    /// True when the element contains a component separator.
+    pub fn is_composite(&self) -> bool {
+        match self.escaped.then_some(self.delims.release).flatten() {
+            Some(rel) => find_unescaped(self.delims.component, rel, self.raw).is_some(),
+            None => memchr::memchr(self.delims.component, self.raw).is_some(),
+        }
+    }
+}
+
+/// Iterator over components or repetitions of an element.
+#[derive(Clone, Debug)]
+pub struct Parts<'a> {
+    rest: &'a [u8],
+    done: bool,
+    sep: u8,
+    release: Option<u8>,
+    delims: Delimiters,
+    escaped: bool,
+}
+
+impl<'a> Parts<'a> {
+    fn single(mut self) -> Self {
+        self.sep = 0;
+        self.release = None;
+        self
+    }
+}
+
+impl<'a> Iterator for Parts<'a> {
+    type Item = Element<'a>;
+
+    fn next(&mut self) -> Option<Element<'a>> {
+        if self.done {
+            return None;
+        }
+        let end = if self.sep == 0 {
+            None
+        } else {
+            match self.release {
+                None => memchr::memchr(self.sep, self.rest),
+                Some(rel) => find_unescaped(self.sep, rel, self.rest),
+            }
+        };
+        let raw = match end {
+            Some(i) => {
+                let raw = &self.rest[..i];
+                self.rest = &self.rest[i + 1..];
+                raw
+            }
+            None => {
+                self.done = true;
+                self.rest
+            }
+        };
+        Some(Element { raw, delims: self.delims, escaped: self.escaped })
+    }
+}
+
+/// Removes release characters: `?+` becomes `+`. Borrowed when there is nothing to remove.
+pub fn unescape(raw: &[u8], release: Option<u8>) -> Cow<'_, str> {
+    match release {
+        Some(rel) if memchr::memchr(rel, raw).is_some() => {
+            let mut out = Vec::with_capacity(raw.len());
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] == rel && i + 1 < raw.len() {
+                    i += 1;
+                }
+                out.push(raw[i]);
+                i += 1;
+            }
+            Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+        }
+        _ => String::from_utf8_lossy(raw),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x12(s: &str) -> Segment<'_> {
+        Segment::new(s.as_bytes(), 0, Delimiters::X12, false)
+    }
+
+    fn edi(s: &str) -> Segment<'_> {
+        Segment::new(s.as_bytes(), 0, Delimiters::EDIFACT, s.contains('?'))
+    }
+
+    #[test]
+    fn elements_are_positional_and_keep_empties() {
+        let s = x12("PO1*1*10*EA***BP*123");
+        assert_eq!(s.id(), b"PO1");
+        assert_eq!(s.get(1), b"1");
+        assert_eq!(s.get(4), b"");
+        assert_eq!(s.get(7), b"123");
+        assert_eq!(s.element_count(), 7);
+        assert!(s.element(8).is_none());
+        assert_eq!(x12("SE*").element_count(), 1);
+        assert_eq!(x12("GE").element_count(), 0);
+    }
+
+    #[test]
+    fn composites_and_repetitions() {
+        let s = x12("REF*ZZ*1*X:Y^A:B");
+        let e = s.element(3).unwrap();
+        let reps: Vec<_> = e.repetitions().map(|r| r.as_bytes()).collect();
+        assert_eq!(reps, [b"X:Y".as_slice(), b"A:B"]);
+        assert_eq!(e.repetitions().next().unwrap().component(2).unwrap().as_bytes(), b"Y");
+    }
+
+    #[test]
+    fn edifact_release_characters() {
+        let s = edi("FTX+AAI+++IT?'S 5?+3?:1 ??:X");
+        let e = s.element(4).unwrap();
+        assert_eq!(e.components().count(), 2);
+        assert_eq!(e.component(1).unwrap().text(), "IT'S 5+3:1 ?");
+        assert_eq!(e.component(2).unwrap().text(), "X");
+        assert_eq!(s.element_count(), 4);
+    }
+
+    #[test]
+    fn tags_distinguish_ids() {
+        assert_ne!(tag(b"ST"), tag(b"STX"));
+        assert_eq!(tag(b"BEG"), x12("BEG*00").tag());
+    }
+}

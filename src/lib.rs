@@ -1,1 +1,7 @@
+//! edigate: an EDI/B2B partner gateway.
+//!
+//! The pipeline, module by module: [`syntax`] reads, validates and writes X12 and EDIFACT and produces
+//! functional acknowledgments; [`cli`] is the command line around it. See `ARCHITECTURE.md`.
+
+pub mod cli;
 pub mod syntax;

@@ -318,6 +318,7 @@ impl fmt::Display for Problem {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     pub severity: Severity,
+    #[serde(rename = "code")]
     pub problem: Problem,
     #[serde(flatten)]
     pub location: Location,

@@ -17,7 +17,12 @@ pub mod segment;
 pub mod types;
 pub mod x12;
 
+pub use validate::{validate, Report};
 pub use diag::{Diagnostic, Location, Problem, Severity};
 pub use envelope::{GroupHeader, InterchangeHeader, PartyId, SetHeader, Standard};
 pub use reader::{Event, Item, Limits, Reader, TransactionSet};
 pub use segment::{Delimiters, Element, Segment};
+pub mod spec;
+pub mod structure;
+pub mod validate;
+pub mod write;

@@ -1,3 +1,4 @@
 //! UN/EDIFACT: envelope (UNA/UNB/UNG/UNH), writer and acknowledgment (CONTRL).
 
 pub mod envelope;
+pub mod writer;

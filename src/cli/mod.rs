@@ -1,0 +1,83 @@
+//! Command line: `inspect`, `validate`, `ack`. Each command is a thin shell over `syntax`.
+
+mod ack;
+mod inspect;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::fs::File;
+use std::io::{self, BufReader, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "edigate", version, about = "EDI/B2B partner gateway: X12 and EDIFACT in, canonical documents out")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show an EDI file as a tree: interchange, group, set, segments with named elements, errors in place.
+    Inspect {
+        /// The file to read (`-` for standard input).
+        file: PathBuf,
+    },
+    /// Check envelopes and document structure; exit 0 when valid, 1 when not.
+    Validate {
+        /// The files to read (`-` for standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print one JSON object per file instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the functional acknowledgment for a file: 997 or 999 (X12, by version) plus TA1 where due,
+    /// or CONTRL (EDIFACT).
+    Ack {
+        /// The file to acknowledge (`-` for standard input).
+        file: PathBuf,
+    },
+}
+
+/// Runs the command line; the exit code says valid (0), invalid (1) or could not run (2).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect { file } => inspect::run(&file),
+        Command::Validate { files, json } => validate::run(&files, json),
+        Command::Ack { file } => ack::run(&file),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("edigate: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Opens a file (or standard input) for streaming, with its size when known.
+fn open(path: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
+    if path == Path::new("-") {
+        return Ok((Box::new(io::stdin().lock()), None));
+    }
+    let f = File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    let len = f.metadata().ok().map(|m| m.len());
+    Ok((Box::new(BufReader::with_capacity(1 << 20, f)), len))
+}
+
+/// A progress bar on standard error, shown only on a terminal and for large inputs.
+fn progress(len: Option<u64>) -> Option<indicatif::ProgressBar> {
+    let len = len?;
+    if len < 64 * 1024 * 1024 || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}

@@ -1,0 +1,469 @@
+//! Structure validation of one transaction set or message against its [`DocumentSpec`]: segment order,
+//! loops and repeats, mandatory segments, element types, lengths and codes, syntax rules, hierarchies.
+//!
+//! The walk keeps a stack of open loops. Each segment is looked for forward from the current position of
+//! the innermost loop, then of each enclosing loop; a loop's first segment (its trigger) found again starts
+//! a new iteration. A segment that cannot be placed is reported and skipped without changing the state,
+//! so one stray segment gives one error, not a cascade.
+
+use super::diag::{Diagnostic, Location, Problem};
+use super::envelope::Standard;
+use super::reader::TransactionSet;
+use super::segment::{Element, Segment};
+use super::spec::{Dictionary, DocumentSpec, Entry, EntryKind, LoopNode, Node, SegmentDef, Usage};
+use super::types::{self, DataType};
+use std::collections::HashMap;
+
+struct Frame<'s> {
+    node: &'s LoopNode,
+    /// Index of the current child.
+    idx: usize,
+    /// Uses of the current child (segment repeats or loop iterations); 0 before the first.
+    count: u32,
+    /// Iterations of this loop itself.
+    iterations: u32,
+}
+
+/// Reusable validator (keeps its buffers between sets).
+#[derive(Default)]
+pub struct Validator {
+    hl_levels: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Validates every segment of `set` against `doc`, appending problems to `out`.
+    pub fn validate(
+        &mut self,
+        set: &TransactionSet<'_>,
+        dict: &Dictionary,
+        doc: &DocumentSpec,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        self.hl_levels.clear();
+        let mut stack: Vec<Frame<'_>> =
+            vec![Frame { node: &doc.root, idx: 0, count: 0, iterations: 1 }];
+        let mut last_offset = 0;
+        for (i, seg) in set.segments().enumerate() {
+            let number = i as u32 + 1;
+            last_offset = seg.offset();
+            let t = seg.tag();
+            match place(&mut stack, t, &seg, number, out) {
+                Some(def) => {
+                    let sdef = &dict.segments[def];
+                    check_elements(dict, sdef, &seg, number, doc.standard, out);
+                    if t == doc.hierarchy_tag && t != 0 {
+                        self.check_hierarchy(doc, &seg, number, out);
+                    }
+                }
+                None => {
+                    let id = seg.id();
+                    let problem = if dict.segment_by_tag(t).is_none() {
+                        Problem::UnrecognizedSegment
+                    } else if !doc.tags.contains(&t) {
+                        Problem::SegmentNotInSet
+                    } else {
+                        Problem::SegmentOutOfSequence
+                    };
+                    let what = match problem {
+                        Problem::UnrecognizedSegment => "is not a segment of this version".to_string(),
+                        Problem::SegmentNotInSet => format!("is not used in {} {}", doc.id, doc.name),
+                        _ => format!("is not allowed here: {}", expected_here(&stack)),
+                    };
+                    out.push(Diagnostic::error(
+                        problem,
+                        Location::segment(seg.offset(), number, id),
+                        format!("segment {} {what}", seg.id_str()),
+                    ));
+                }
+            }
+        }
+        // Whatever is still open must have its mandatory parts.
+        let n = set.len() as u32;
+        while let Some(f) = stack.pop() {
+            missing_after(&f, f.node.children.len(), last_offset, n, out);
+        }
+    }
+
+    /// HL / CPS: ids unique, parents exist and are of an allowed level.
+    fn check_hierarchy(&mut self, doc: &DocumentSpec, seg: &Segment<'_>, number: u32, out: &mut Vec<Diagnostic>) {
+        let Some(h) = &doc.hierarchy else { return };
+        let id = seg.get(h.id);
+        let parent = seg.get(h.parent);
+        let level = h.level.map(|l| seg.get(l)).unwrap_or(b"");
+        let loc = |e: usize| Location::segment(seg.offset(), number, seg.id()).with_element(e as u16);
+        let sid = seg.id_str();
+        if self.hl_levels.contains_key(id) {
+            out.push(
+                Diagnostic::error(Problem::InvalidHierarchy, loc(h.id), format!("{sid}{:02} id {:?} is used twice", h.id, lossy(id)))
+                    .with_value(id),
+            );
+        }
+        let parent_level = if parent.is_empty() {
+            Some(&b""[..])
+        } else {
+            match self.hl_levels.get(parent) {
+                Some(l) => Some(l.as_slice()),
+                None => {
+                    out.push(
+                        Diagnostic::error(
+                            Problem::InvalidHierarchy,
+                            loc(h.parent),
+                            format!("{sid}{:02} parent {:?} is not the id of an earlier {sid}", h.parent, lossy(parent)),
+                        )
+                        .with_value(parent),
+                    );
+                    None
+                }
+            }
+        };
+        if let (Some(pl), Some(lpos)) = (parent_level, h.level) {
+            if let Some(allowed) = h.parents.get(&lossy(level)) {
+                if !allowed.iter().any(|a| a.as_bytes() == pl) {
+                    let shown = if pl.is_empty() { "the top level".to_string() } else { format!("level {:?}", lossy(pl)) };
+                    out.push(
+                        Diagnostic::error(
+                            Problem::InvalidHierarchy,
+                            loc(lpos),
+                            format!(
+                                "{sid} level {:?} cannot sit under {shown}; its parent must be {}",
+                                lossy(level),
+                                allowed.iter().map(|a| if a.is_empty() { "top level".to_string() } else { a.clone() }).collect::<Vec<_>>().join(" or ")
+                            ),
+                        )
+                        .with_value(level),
+                    );
+                }
+            }
+        }
+        self.hl_levels.insert(id.to_vec(), level.to_vec());
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// What could come next, for the error message.
+fn expected_here(stack: &[Frame<'_>]) -> String {
+    let f = stack.last().expect("root");
+    let from = if f.count == 0 { f.idx } else { f.idx + 1 };
+    let next: Vec<&str> = f.node.children[from.min(f.node.children.len())..].iter().take(4).map(|c| c.id()).collect();
+    if next.is_empty() {
+        "the enclosing loop ends here".to_string()
+    } else {
+        format!("expected one of {} or the end of the loop", next.join(", "))
+    }
+}
+
+/// Finds where segment tag `t` belongs, updates the stack and returns its dictionary index.
+fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, out: &mut Vec<Diagnostic>) -> Option<usize> {
+    let mut found = None;
+    'levels: for level in (0..stack.len()).rev() {
+        let f = &stack[level];
+        // Inside a loop, its trigger (child 0) found again means a new iteration, decided one level up.
+        let from = if level > 0 { f.idx.max(1) } else { f.idx };
+        for j in from..f.node.children.len() {
+            if f.node.children[j].trigger() == t {
+                found = Some((level, j));
+                break 'levels;
+            }
+        }
+    }
+    let (level, j) = found?;
+    while stack.len() > level + 1 {
+        let f = stack.pop().expect("frame");
+        missing_after(&f, f.node.children.len(), seg.offset(), number, out);
+    }
+    let f = stack.last_mut().expect("frame");
+    if j == f.idx && f.count > 0 {
+        f.count += 1;
+    } else {
+        let skipped_to = j;
+        let frame = Frame { node: f.node, idx: f.idx, count: f.count, iterations: f.iterations };
+        missing_after(&frame, skipped_to, seg.offset(), number, out);
+        f.idx = j;
+        f.count = 1;
+    }
+    let (count, child) = (f.count, &f.node.children[j]);
+    if count > child.max() {
+        let (problem, what) = match child {
+            Node::Segment(_) => (Problem::SegmentOverMax, "segment"),
+            Node::Loop(_) => (Problem::LoopOverMax, "loop"),
+        };
+        out.push(Diagnostic::error(
+            problem,
+            Location::segment(seg.offset(), number, seg.id()),
+            format!("{what} {} occurs {count} times here; at most {} allowed", child.id(), child.max()),
+        ));
+    }
+    match child {
+        Node::Segment(s) => Some(s.def),
+        Node::Loop(l) => {
+            let iterations = count;
+            stack.push(Frame { node: l, idx: 0, count: 1, iterations });
+            match &l.children[0] {
+                Node::Segment(s) => Some(s.def),
+                Node::Loop(_) => None,
+            }
+        }
+    }
+}
+
+/// Reports mandatory children of `f` after its current position and before `until`.
+fn missing_after(f: &Frame<'_>, until: usize, offset: u64, number: u32, out: &mut Vec<Diagnostic>) {
+    let from = if f.count == 0 { f.idx } else { f.idx + 1 };
+    for c in f.node.children.iter().take(until).skip(from) {
+        if c.usage() == Usage::Mandatory {
+            let (what, id) = match c {
+                Node::Segment(s) => ("segment", s.id.as_str()),
+                Node::Loop(l) => ("loop", l.name.as_str()),
+            };
+            let in_loop = if f.node.name.is_empty() { String::new() } else { format!(" in loop {}", f.node.name) };
+            let mut loc = Location::segment(offset, number, c.id().as_bytes());
+            loc.segment_id = c.id().to_string();
+            out.push(Diagnostic::error(
+                Problem::MandatorySegmentMissing,
+                loc,
+                format!("mandatory {what} {id}{in_loop} is missing before segment {number}"),
+            ));
+        }
+    }
+    let _ = f.iterations;
+}
+
+/// Checks each element of a segment against its definition.
+fn check_elements(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, number: u32, standard: Standard, out: &mut Vec<Diagnostic>) {
+    let mut present: u64 = 0;
+    let mut n = 0;
+    for (i, el) in seg.elements().enumerate() {
+        n = i + 1;
+        let Some(entry) = def.entries.get(i) else {
+            out.push(Diagnostic::error(
+                Problem::TooManyElements,
+                Location::segment(seg.offset(), number, seg.id()).with_element(n as u16),
+                format!("{} has at most {} elements; element {n} is one too many", def.id, def.entries.len()),
+            ));
+            break;
+        };
+        if el.is_empty() {
+            if entry.usage == Usage::Mandatory {
+                out.push(missing(seg, number, n, None, dict, entry, def));
+            }
+            continue;
+        }
+        if i < 64 {
+            present |= 1 << i;
+        }
+        let loc = || Location::segment(seg.offset(), number, seg.id()).with_element(n as u16);
+        let reps = seg.delimiters().repetition.filter(|_| entry.repeat > 1 || standard == Standard::X12);
+        if let (Some(_), true) = (reps, entry.repeat > 1) {
+            let mut r = 0;
+            for rep in el.repetitions() {
+                r += 1;
+                if r > entry.repeat {
+                    out.push(Diagnostic::error(
+                        Problem::TooManyRepetitions,
+                        loc(),
+                        format!("{}{n:02} repeats {r} times; at most {}", def.id, entry.repeat),
+                    ));
+                    break;
+                }
+                check_entry(dict, entry, rep, seg, number, n, out);
+            }
+        } else {
+            check_entry(dict, entry, el, seg, number, n, out);
+        }
+    }
+    for (i, entry) in def.entries.iter().enumerate().skip(n) {
+        if entry.usage == Usage::Mandatory {
+            out.push(missing(seg, number, i + 1, None, dict, entry, def));
+        }
+    }
+    for rule in &def.rules {
+        check_rule(rule, present, seg, number, def, out);
+    }
+    if standard == Standard::Edifact && def.id == "DTM" {
+        check_edifact_date(seg, number, out);
+    }
+}
+
+fn entry_name<'d>(dict: &'d Dictionary, entry: &Entry) -> (&'d str, &'d str) {
+    match entry.kind {
+        EntryKind::Element(i) => (&dict.elements[i].id, &dict.elements[i].name),
+        EntryKind::Composite(i) => (&dict.composites[i].id, &dict.composites[i].name),
+    }
+}
+
+fn missing(seg: &Segment<'_>, number: u32, pos: usize, comp: Option<usize>, dict: &Dictionary, entry: &Entry, def: &SegmentDef) -> Diagnostic {
+    let (id, name) = entry_name(dict, entry);
+    let at = match comp {
+        Some(c) => format!("{}{pos:02}-{c}", def.id),
+        None => format!("{}{pos:02}", def.id),
+    };
+    Diagnostic::error(
+        Problem::MandatoryElementMissing,
+        Location::segment(seg.offset(), number, seg.id()).with_element(pos as u16).with_component(comp.map(|c| c as u16)),
+        format!("mandatory {at} ({id} {name}) is missing"),
+    )
+}
+
+fn check_entry(dict: &Dictionary, entry: &Entry, el: Element<'_>, seg: &Segment<'_>, number: u32, pos: usize, out: &mut Vec<Diagnostic>) {
+    match entry.kind {
+        EntryKind::Element(e) => {
+            if seg.delimiters().release.is_none() && el.is_composite() {
+                out.push(Diagnostic::error(
+                    Problem::TooManyComponents,
+                    Location::segment(seg.offset(), number, seg.id()).with_element(pos as u16),
+                    format!("{}{pos:02} is a simple element but contains the component separator", lossy(seg.id())),
+                ).with_value(el.as_bytes()));
+                return;
+            }
+            check_value(dict, e, el, seg, number, pos, None, out)
+        }
+        EntryKind::Composite(c) => {
+            let comp = &dict.composites[c];
+            let mut k = 0;
+            for (ci, part) in el.components().enumerate() {
+                k = ci + 1;
+                let Some(centry) = comp.components.get(ci) else {
+                    out.push(Diagnostic::error(
+                        Problem::TooManyComponents,
+                        Location::segment(seg.offset(), number, seg.id()).with_element(pos as u16).with_component(Some(k as u16)),
+                        format!("composite {} has {} components; component {k} is one too many", comp.id, comp.components.len()),
+                    ));
+                    break;
+                };
+                if part.is_empty() {
+                    if centry.usage == Usage::Mandatory {
+                        out.push(component_missing(dict, centry, seg, number, pos, k));
+                    }
+                    continue;
+                }
+                if let EntryKind::Element(e) = centry.kind {
+                    check_value(dict, e, part, seg, number, pos, Some(k), out);
+                }
+            }
+            for (ci, centry) in comp.components.iter().enumerate().skip(k) {
+                if centry.usage == Usage::Mandatory {
+                    out.push(component_missing(dict, centry, seg, number, pos, ci + 1));
+                }
+            }
+        }
+    }
+}
+
+fn component_missing(dict: &Dictionary, entry: &Entry, seg: &Segment<'_>, number: u32, pos: usize, comp: usize) -> Diagnostic {
+    let (id, name) = entry_name(dict, entry);
+    Diagnostic::error(
+        Problem::MandatoryElementMissing,
+        Location::segment(seg.offset(), number, seg.id()).with_element(pos as u16).with_component(Some(comp as u16)),
+        format!("mandatory component {}{pos:02}-{comp} ({id} {name}) is missing", lossy(seg.id())),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, number: u32, pos: usize, comp: Option<usize>, out: &mut Vec<Diagnostic>) {
+    let def = &dict.elements[e];
+    let text;
+    let v: &[u8] = if el.as_bytes().contains(&seg.delimiters().release.unwrap_or(0)) && seg.delimiters().release.is_some() {
+        text = el.text().into_owned();
+        text.as_bytes()
+    } else {
+        el.as_bytes()
+    };
+    let len = types::measured_len(def.data_type, v);
+    let decimal = seg.delimiters().decimal;
+    let problem = if len < def.min as usize {
+        Some((Problem::ElementTooShort, format!("is {len} characters; minimum {}", def.min)))
+    } else if len > def.max as usize {
+        Some((Problem::ElementTooLong, format!("is {len} characters; maximum {}", def.max)))
+    } else {
+        match def.data_type {
+            DataType::Id if def.has_codes() && !def.has_code(v) => {
+                let sample: Vec<&str> = def.codes.iter().flat_map(|c| c.keys()).take(12).map(|s| s.as_str()).collect();
+                Some((Problem::InvalidCode, format!("{:?} is not a code of list {} ({}); known: {}{}", lossy(v), def.id, def.name, sample.join(", "), if def.codes.as_ref().is_some_and(|c| c.len() > 12) { ", ..." } else { "" })))
+            }
+            DataType::Date if !types::valid_date(v) => Some((Problem::InvalidDate, format!("{:?} is not a valid date (CCYYMMDD)", lossy(v)))),
+            DataType::Time if !types::valid_time(v) => Some((Problem::InvalidTime, format!("{:?} is not a valid time (HHMM[SS])", lossy(v)))),
+            DataType::Decimal if !types::valid_decimal(v, b'.') => Some((Problem::InvalidCharacter, format!("{:?} is not a decimal number", lossy(v)))),
+            DataType::Number if !types::valid_decimal(v, decimal) => Some((Problem::InvalidCharacter, format!("{:?} is not a number", lossy(v)))),
+            DataType::Numeric(_) if !types::valid_integer(v) => Some((Problem::InvalidCharacter, format!("{:?} is not a whole number", lossy(v)))),
+            DataType::Alpha if !types::valid_alpha(v) => Some((Problem::InvalidCharacter, format!("{:?} must not contain digits", lossy(v)))),
+            _ => None,
+        }
+    };
+    if let Some((problem, why)) = problem {
+        let at = match comp {
+            Some(c) => format!("{}{pos:02}-{c}", lossy(seg.id())),
+            None => format!("{}{pos:02}", lossy(seg.id())),
+        };
+        out.push(
+            Diagnostic::error(
+                problem,
+                Location::segment(seg.offset(), number, seg.id()).with_element(pos as u16).with_component(comp.map(|c| c as u16)),
+                format!("{at} ({} {}) {why}", def.id, def.name),
+            )
+            .with_value(v),
+        );
+    }
+}
+
+/// X12 syntax notes: P, R, E, C, L over element presence.
+fn check_rule(rule: &super::spec::Rule, present: u64, seg: &Segment<'_>, number: u32, def: &SegmentDef, out: &mut Vec<Diagnostic>) {
+    let has = |p: u16| p >= 1 && p <= 64 && present & (1 << (p - 1)) != 0;
+    let n = rule.positions.iter().filter(|&&p| has(p)).count();
+    let total = rule.positions.len();
+    let first = has(rule.positions[0]);
+    let names = || rule.positions.iter().map(|p| format!("{}{p:02}", def.id)).collect::<Vec<_>>().join(", ");
+    let (problem, msg, at) = match rule.kind {
+        b'P' if n != 0 && n != total => {
+            let absent = rule.positions.iter().copied().find(|&p| !has(p)).unwrap_or(rule.positions[0]);
+            (Problem::ConditionalElementMissing, format!("{}: if any of {} is present, all must be", rule.text, names()), absent)
+        }
+        b'R' if n == 0 => (Problem::ConditionalElementMissing, format!("{}: at least one of {} is required", rule.text, names()), rule.positions[0]),
+        b'E' if n > 1 => {
+            let second = rule.positions.iter().copied().filter(|&p| has(p)).nth(1).unwrap_or(rule.positions[0]);
+            (Problem::ExclusionViolated, format!("{}: only one of {} may be present", rule.text, names()), second)
+        }
+        b'C' if first && n != total => {
+            let absent = rule.positions.iter().copied().find(|&p| !has(p)).unwrap_or(rule.positions[0]);
+            (Problem::ConditionalElementMissing, format!("{}: when {}{:02} is present, {} must be too", rule.text, def.id, rule.positions[0], names()), absent)
+        }
+        b'L' if first && n == 1 => (Problem::ConditionalElementMissing, format!("{}: when {}{:02} is present, at least one of the others in {} must be", rule.text, def.id, rule.positions[0], names()), rule.positions[1]),
+        _ => return,
+    };
+    out.push(Diagnostic::error(problem, Location::segment(seg.offset(), number, seg.id()).with_element(at), msg));
+}
+
+/// EDIFACT DTM: the value in C507 must match its format qualifier (2379).
+fn check_edifact_date(seg: &Segment<'_>, number: u32, out: &mut Vec<Diagnostic>) {
+    let Some(c507) = seg.element(1) else { return };
+    let value = c507.component(2).map(|v| v.as_bytes()).unwrap_or(b"");
+    let format = c507.component(3).map(|v| v.as_bytes()).unwrap_or(b"");
+    if value.is_empty() {
+        return;
+    }
+    let digits = value.iter().all(|b| b.is_ascii_digit());
+    let ok = match format {
+        b"102" => value.len() == 8 && types::valid_date(value),
+        b"101" => value.len() == 6 && types::valid_date(value),
+        b"203" => value.len() == 12 && digits && types::valid_date(&value[..8]) && types::valid_time(&value[8..]),
+        b"204" => value.len() == 14 && digits && types::valid_date(&value[..8]) && types::valid_time(&value[8..]),
+        b"718" => value.len() == 17 && types::valid_date(&value[..8]) && value[8] == b'-' && types::valid_date(&value[9..]),
+        _ => true,
+    };
+    if !ok {
+        out.push(
+            Diagnostic::error(
+                Problem::InvalidDate,
+                Location::segment(seg.offset(), number, seg.id()).with_element(1).with_component(Some(2)),
+                format!("DTM01-2 {:?} is not a valid date/time in format {}", lossy(value), lossy(format)),
+            )
+            .with_value(value),
+        );
+    }
+}

@@ -51,6 +51,8 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // `edigate inspect big.edi | head`: the reader went away; not an error of ours.
+        Err(e) if e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("edigate: {e:#}");
             ExitCode::from(2)

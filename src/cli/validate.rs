@@ -3,11 +3,13 @@
 use crate::syntax::validate::{validate_with, Options, Report};
 use crate::syntax::Severity;
 use serde_json::json;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn run(files: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
     let mut all_valid = true;
+    let mut out = io::stdout().lock();
     for file in files {
         let (src, len) = super::open(file)?;
         let bar = super::progress(len);
@@ -19,9 +21,9 @@ pub fn run(files: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
         }
         all_valid &= report.is_valid();
         if as_json {
-            println!("{}", serde_json::to_string_pretty(&to_json(&file.display().to_string(), &report))?);
+            writeln!(out, "{}", serde_json::to_string_pretty(&to_json(&file.display().to_string(), &report))?)?;
         } else {
-            print_text(&file.display().to_string(), &report);
+            print_text(&mut out, &file.display().to_string(), &report)?;
         }
     }
     Ok(if all_valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -79,14 +81,15 @@ pub fn to_json(file: &str, r: &Report) -> serde_json::Value {
     })
 }
 
-fn print_text(file: &str, r: &Report) {
+fn print_text(out: &mut impl Write, file: &str, r: &Report) -> io::Result<()> {
     let c = r.counts;
     let std = r.standard().map(|s| s.name()).unwrap_or("no EDI");
     let verdict = if r.is_valid() { "valid" } else { "INVALID" };
-    println!(
+    writeln!(
+        out,
         "{file}: {verdict} ({std}; {} interchange(s), {} group(s), {} set(s), {} segments; {} error(s), {} warning(s))",
         c.interchanges, c.groups, c.sets, c.segments, r.errors_total, r.warnings_total
-    );
+    )?;
     for (ctx, d) in r.all_diagnostics() {
         let mut place = vec![];
         if let Some(i) = ctx.interchange {
@@ -99,11 +102,12 @@ fn print_text(file: &str, r: &Report) {
             place.push(format!("set {s}"));
         }
         let place = if place.is_empty() { String::new() } else { format!(" [{}]", place.join(" / ")) };
-        println!("  {d}{place}");
+        writeln!(out, "  {d}{place}")?;
     }
     let shown: u64 = r.all_diagnostics().count() as u64;
     let total = r.errors_total + r.warnings_total;
     if total > shown {
-        println!("  ... and {} more", total - shown);
+        writeln!(out, "  ... and {} more", total - shown)?;
     }
+    Ok(())
 }

@@ -395,7 +395,8 @@ impl<R: Read> Reader<R> {
                 self.segments_read += 1;
                 if raw.wrapped {
                     let seg = seg_at(&self.scan, self.delims, &raw);
-                    let loc = Location::segment(raw.offset, self.seg_no + 1, seg.id());
+                    let number = if self.segs.is_empty() { self.seg_no + 1 } else { self.segs.len() as u32 + 1 };
+                    let loc = Location::segment(raw.offset, number, seg.id());
                     self.diags.push(Diagnostic::warning(
                         Problem::WrappedSegment,
                         loc,

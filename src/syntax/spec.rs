@@ -45,6 +45,9 @@ pub struct ElementDef {
     pub max: u16,
     /// Code list (code → description), when the dictionary gives one.
     pub codes: Option<BTreeMap<String, String>>,
+    /// True when the code list is known to be incomplete (`partial_codes` in the dictionary): a value
+    /// outside it is then a warning, not an error, so a valid code edigate does not list never rejects.
+    pub codes_partial: bool,
     /// The same codes as bytes, sorted, for lookups on the hot path.
     code_bytes: Vec<Vec<u8>>,
 }
@@ -353,6 +356,9 @@ struct DictFile {
     segments: BTreeMap<String, SegmentFile>,
     #[serde(default)]
     codes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Elements whose code list above is known to be incomplete.
+    #[serde(default)]
+    partial_codes: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -416,10 +422,11 @@ fn load_dictionary(path: &str, text: &str) -> Result<Dictionary, SpecError> {
             min: e.min,
             max: e.max,
             codes,
+            codes_partial: file.partial_codes.contains(id),
             code_bytes,
         });
     }
-    for id in file.codes.keys() {
+    for id in file.codes.keys().chain(file.partial_codes.iter()) {
         if !d.element_index.contains_key(id) {
             return Err(err(path, 0, format!("code list for unknown element {id}")));
         }

@@ -51,7 +51,8 @@ impl Validator {
             let number = i as u32 + 1;
             last_offset = seg.offset();
             let t = seg.tag();
-            match place(&mut stack, t, &seg, number, out) {
+            let later = |tag: u32| set.segments().skip(i + 1).any(|s| s.tag() == tag);
+            match place(&mut stack, t, &seg, number, &later, out) {
                 Some(def) => {
                     let sdef = &dict.segments[def];
                     check_elements(dict, sdef, &seg, number, doc.standard, out);
@@ -160,7 +161,10 @@ fn expected_here(stack: &[Frame<'_>]) -> String {
 }
 
 /// Finds where segment tag `t` belongs, updates the stack and returns its dictionary index.
-fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, out: &mut Vec<Diagnostic>) -> Option<usize> {
+///
+/// When placing the segment at the top level would skip a mandatory segment that comes later in the set,
+/// the segment itself is out of sequence (CNT before UNS), and nothing is skipped.
+fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, later: &dyn Fn(u32) -> bool, out: &mut Vec<Diagnostic>) -> Option<usize> {
     let mut found = None;
     'levels: for level in (0..stack.len()).rev() {
         let f = &stack[level];
@@ -174,6 +178,16 @@ fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, out
         }
     }
     let (level, j) = found?;
+    if level == 0 {
+        let f = &stack[0];
+        let from = if f.count == 0 { f.idx } else { f.idx + 1 };
+        let skips_later = f.node.children[from.min(j)..j]
+            .iter()
+            .any(|c| c.usage() == Usage::Mandatory && later(c.trigger()));
+        if skips_later {
+            return None;
+        }
+    }
     while stack.len() > level + 1 {
         let f = stack.pop().expect("frame");
         missing_after(&f, f.node.children.len(), seg.offset(), number, out);
@@ -383,7 +397,8 @@ fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, 
         Some((Problem::ElementTooLong, format!("is {len} characters; maximum {}", def.max)))
     } else {
         match def.data_type {
-            DataType::Id if def.has_codes() && !def.has_code(v) => {
+            // X12 ID elements, and EDIFACT coded elements (typed an/a/n in the directories).
+            _ if def.has_codes() && !def.has_code(v) => {
                 let sample: Vec<&str> = def.codes.iter().flat_map(|c| c.keys()).take(12).map(|s| s.as_str()).collect();
                 Some((Problem::InvalidCode, format!("{:?} is not a code of list {} ({}); known: {}{}", lossy(v), def.id, def.name, sample.join(", "), if def.codes.as_ref().is_some_and(|c| c.len() > 12) { ", ..." } else { "" })))
             }
@@ -397,18 +412,18 @@ fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, 
         }
     };
     if let Some((problem, why)) = problem {
+        let partial = problem == Problem::InvalidCode && def.codes_partial;
         let at = match comp {
             Some(c) => format!("{}{pos:02}-{c}", lossy(seg.id())),
             None => format!("{}{pos:02}", lossy(seg.id())),
         };
-        out.push(
-            Diagnostic::error(
-                problem,
-                Location::segment(seg.offset(), number, seg.id()).with_element(pos as u16).with_component(comp.map(|c| c as u16)),
-                format!("{at} ({} {}) {why}", def.id, def.name),
-            )
-            .with_value(v),
-        );
+        let loc = Location::segment(seg.offset(), number, seg.id()).with_element(pos as u16).with_component(comp.map(|c| c as u16));
+        let d = if partial {
+            Diagnostic::warning(problem, loc, format!("{at} ({} {}) {why}; edigate's list is partial, so this is only a warning: check the code, or add it under [codes.{}] in standards/", def.id, def.name, def.id))
+        } else {
+            Diagnostic::error(problem, loc, format!("{at} ({} {}) {why}", def.id, def.name))
+        };
+        out.push(d.with_value(v));
     }
 }
 

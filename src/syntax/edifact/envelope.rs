@@ -39,6 +39,13 @@ pub fn service_string(bytes: &[u8]) -> Result<(Delimiters, usize), String> {
             String::from_utf8_lossy(chars)
         ));
     }
+    // The classic mistake `UNA:+.?'` + line break: five characters, the line break taken as the sixth.
+    if matches!(chars[5], b'\r' | b'\n') && chars[4] != b' ' {
+        return Err(format!(
+            "UNA service string advice is malformed: it has only 5 service characters ({:?}) before the line break; expected 6 (component, element, decimal mark, release, repetition or space, terminator)",
+            String::from_utf8_lossy(&chars[..5])
+        ));
+    }
     let decimal = chars[2];
     if decimal != b'.' && decimal != b',' {
         return Err(format!("UNA decimal mark must be '.' or ',', found {}", show_byte(decimal)));
@@ -235,6 +242,8 @@ mod tests {
 
     #[test]
     fn rejects_short_una() {
+        let e = service_string(b"UNA:+.?'\nUNB+UNOC:3").unwrap_err();
+        assert!(e.contains("only 5 service characters"), "{e}");
         let e = service_string(b"UNA:+.?'UNB+UNOC:3").unwrap_err();
         assert!(e.contains("malformed"), "{e}");
         assert!(service_string(b"UNA:+").is_err());

@@ -107,6 +107,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("samples/x12/malformed/isa-short.edi", "invalid-interchange-header", "ISA"),
     ("samples/x12/malformed/bad-date.edi", "invalid-date", "DTM"),
     ("samples/x12/malformed/too-long-element.edi", "element-too-long", "BEG"),
+    ("samples/x12/malformed/bad-code.edi", "invalid-code", "N1"),
     ("samples/x12/malformed/unknown-segment.edi", "unrecognized-segment", "ZZZ"),
     ("samples/x12/malformed/segment-out-of-order.edi", "segment-out-of-sequence", "CTT"),
     ("samples/x12/malformed/duplicate-set-control.edi", "duplicate-set-control", "ST"),

@@ -159,6 +159,8 @@ pub struct Reader<R> {
     set_controls: HashSet<String>,
     interchanges: u32,
     segments_read: u64,
+    /// The premature end of the current interchange was reported already.
+    ended: bool,
 }
 
 impl<R: Read> Reader<R> {
@@ -186,6 +188,7 @@ impl<R: Read> Reader<R> {
             set_controls: HashSet::new(),
             interchanges: 0,
             segments_read: 0,
+            ended: false,
         }
     }
 
@@ -302,7 +305,10 @@ impl<R: Read> Reader<R> {
             Err(d) => {
                 // Skip to the next thing that looks like an interchange.
                 self.diags.push(d);
-                self.scan.advance(1);
+                // A header cut off by the end of input has consumed everything: nothing left to skip.
+                if !self.scan.peek(1).map_err(scan_io)?.is_empty() {
+                    self.scan.advance(1);
+                }
                 self.scan.skip_to_any(&[b"ISA", b"UNA", b"UNB"]).map_err(scan_io)?;
                 Ok(Some(Step::Unreadable(offset)))
             }
@@ -370,6 +376,7 @@ impl<R: Read> Reader<R> {
         self.groups = 0;
         self.bare_sets = 0;
         self.set_controls.clear();
+        self.ended = false;
         self.state = State::Interchange;
     }
 
@@ -390,12 +397,13 @@ impl<R: Read> Reader<R> {
 
     /// Cuts the next segment; a truncated one becomes a diagnostic and `None`.
     fn next_raw(&mut self) -> Result<Option<Raw>, Diagnostic> {
+        // Inside a set, segments count from its header; outside, from the interchange header.
+        let number = if self.segs.is_empty() { self.seg_no + 1 } else { self.segs.len() as u32 + 1 };
         match self.scan.next_segment(&self.delims) {
             Ok(Some(raw)) => {
                 self.segments_read += 1;
                 if raw.wrapped {
                     let seg = seg_at(&self.scan, self.delims, &raw);
-                    let number = if self.segs.is_empty() { self.seg_no + 1 } else { self.segs.len() as u32 + 1 };
                     let loc = Location::segment(raw.offset, number, seg.id());
                     self.diags.push(Diagnostic::warning(
                         Problem::WrappedSegment,
@@ -408,7 +416,7 @@ impl<R: Read> Reader<R> {
             Ok(None) => Ok(None),
             Err(ScanError::Truncated { offset }) => Err(Diagnostic::error(
                 Problem::PrematureEnd,
-                Location::segment(offset, self.seg_no + 1, b""),
+                Location::segment(offset, number, b""),
                 format!(
                     "input ends inside a segment that starts at byte {offset}: no segment terminator {}",
                     super::segment::show_byte(self.delims.segment)
@@ -416,7 +424,7 @@ impl<R: Read> Reader<R> {
             )),
             Err(ScanError::TooLarge { offset, limit }) => Err(Diagnostic::error(
                 Problem::SegmentTooLarge,
-                Location::segment(offset, self.seg_no + 1, b""),
+                Location::segment(offset, number, b""),
                 format!("a transaction set or segment starting near byte {offset} exceeds the {limit}-byte limit"),
             )),
             Err(ScanError::Io(e)) => Err(io_diag(ScanError::Io(e), 0)),
@@ -535,18 +543,27 @@ impl<R: Read> Reader<R> {
 
     /// Input ended (or a segment was cut off) inside an interchange.
     fn cut_short(&mut self, problem: Option<Diagnostic>) -> Step {
-        let iea = if self.tags.interchange == tag(b"ISA") { "IEA" } else { "UNZ" };
-        let d = problem.unwrap_or_else(|| {
-            Diagnostic::error(
-                Problem::PrematureEnd,
-                Location::segment(self.scan.position(), self.seg_no + 1, b""),
-                format!("input ended before the interchange trailer {iea}"),
-            )
-        });
-        self.diags.push(d);
+        let x12 = self.tags.interchange == tag(b"ISA");
+        let (iea, ge) = if x12 { ("IEA", "GE") } else { ("UNZ", "UNE") };
+        if let Some(d) = problem {
+            self.diags.push(d);
+            self.ended = true;
+        }
         if self.state == State::Group {
+            self.diags.push(Diagnostic::error(
+                Problem::GroupTrailerMissing,
+                Location::segment(self.scan.position(), self.seg_no + 1, ge.as_bytes()),
+                format!("{ge} missing: input ended inside the group"),
+            ));
             self.state = State::Interchange;
             return Step::GroupEnd(false);
+        }
+        if !self.ended {
+            self.diags.push(Diagnostic::error(
+                Problem::PrematureEnd,
+                Location::segment(self.scan.position(), self.seg_no + 1, iea.as_bytes()),
+                format!("input ended before the interchange trailer {iea}"),
+            ));
         }
         self.state = State::Outside;
         Step::InterchangeEnd(false)
@@ -588,9 +605,15 @@ impl<R: Read> Reader<R> {
             ));
         }
         loop {
-            let raw = match self.next_raw() {
+            let next = self.next_raw();
+            let raw = match next {
                 Ok(Some(raw)) => raw,
                 Ok(None) | Err(_) => {
+                    if let Err(d) = next {
+                        self.diags.push(d);
+                        self.ended = true;
+                    }
+                    self.seg_no += self.segs.len() as u32 - 1;
                     let (pos, n) = (self.scan.position(), self.segs.len() as u32 + 1);
                     self.diags.push(Diagnostic::error(
                         Problem::SetTrailerMissing,
@@ -724,4 +747,29 @@ fn io_diag(e: ScanError, offset: u64) -> Diagnostic {
 
 fn premature(offset: u64, what: &str) -> Diagnostic {
     Diagnostic::error(Problem::PrematureEnd, Location::segment(offset, 1, what.as_bytes()), format!("input ended inside {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(input: &[u8]) -> Vec<String> {
+        let mut r = Reader::new(input);
+        let mut out = vec![];
+        while let Some(ev) = r.next_event().unwrap() {
+            out.push(format!("{:?}", ev.item));
+            out.extend(ev.diagnostics.iter().map(|d| format!("{:?}", d.problem)));
+        }
+        out
+    }
+
+    /// Found by fuzzing: a header whose segment runs into the end of input left the recovery skipping
+    /// one byte past the end of the window (slice index panic).
+    #[test]
+    fn header_cut_off_by_end_of_input_is_unreadable() {
+        let ev = drain(b"UNA:+.? '\nUNB+UNB+");
+        assert!(ev.iter().any(|e| e.starts_with("Unreadable")), "{ev:?}");
+        let ev = drain(b"UNB+UNOA:3+X+Y+240101:1200+1");
+        assert!(ev.iter().any(|e| e.starts_with("Unreadable")), "{ev:?}");
+    }
 }

@@ -399,8 +399,9 @@ fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, 
         match def.data_type {
             // X12 ID elements, and EDIFACT coded elements (typed an/a/n in the directories).
             _ if def.has_codes() && !def.has_code(v) => {
-                let sample: Vec<&str> = def.codes.iter().flat_map(|c| c.keys()).take(12).map(|s| s.as_str()).collect();
-                Some((Problem::InvalidCode, format!("{:?} is not a code of list {} ({}); known: {}{}", lossy(v), def.id, def.name, sample.join(", "), if def.codes.as_ref().is_some_and(|c| c.len() > 12) { ", ..." } else { "" })))
+                let codes: Vec<&str> = def.codes.iter().flat_map(|c| c.keys()).map(|s| s.as_str()).collect();
+                let known = if codes.len() <= 24 { format!("expected one of {}", codes.join(", ")) } else { format!("list {} has {} codes", def.id, codes.len()) };
+                Some((Problem::InvalidCode, format!("{:?} is not a code of {} ({known})", lossy(v), def.name)))
             }
             DataType::Date if !types::valid_date(v) => Some((Problem::InvalidDate, format!("{:?} is not a valid date (CCYYMMDD)", lossy(v)))),
             DataType::Time if !types::valid_time(v) => Some((Problem::InvalidTime, format!("{:?} is not a valid time (HHMM[SS])", lossy(v)))),

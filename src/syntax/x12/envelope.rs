@@ -60,6 +60,22 @@ pub fn isa_shape(bytes: &[u8]) -> Result<IsaShape, String> {
             bytes.len()
         ));
     }
+    // The fields are fixed width: 16 elements far beyond 106 characters mean the ISA is cut short and the
+    // separators counted belong to the segments after it.
+    let span = i - usize::from(wrapped) * bytes[..i].iter().filter(|b| **b == b'\r' || **b == b'\n').count();
+    if span > 106 + 16 {
+        return Err(format!(
+            "ISA segment is incomplete: an ISA has 16 fixed-width elements in 106 characters, but the 16th element starts at byte {span}; the ISA is cut short or a field is far too long"
+        ));
+    }
+    // ISA12 (version), ISA14 and ISA15 are never padded differently: if they are not 5, 1 and 1 characters,
+    // the separators counted belong to the segments after a cut-short ISA.
+    if let Some(&(pos, width)) = odd_widths.iter().find(|(p, _)| matches!(p, 12 | 14 | 15)) {
+        return Err(format!(
+            "ISA segment is incomplete or malformed: ISA{pos:02} spans {width} characters where the standard fixes {}; an ISA has 16 fixed-width elements in 106 characters",
+            ISA_WIDTHS[pos - 1]
+        ));
+    }
     // ISA16, then the terminator (line breaks from wrapping may sit in between).
     // (15 separators were counted after the one that follows "ISA".)
     let mut rest = bytes[i..].iter().copied().filter(|b| !(wrapped && (*b == b'\r' || *b == b'\n')));

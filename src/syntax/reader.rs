@@ -34,6 +34,8 @@ pub struct Event<'r> {
     pub item: Item<'r>,
     /// Problems found while reading this item (for a set: its envelope problems, not its structure).
     pub diagnostics: &'r [Diagnostic],
+    /// The envelope segment this event was read from (ISA/UNB, GS/UNG, GE/UNE, IEA/UNZ), when there is one.
+    pub envelope: Option<Segment<'r>>,
 }
 
 #[derive(Debug)]
@@ -152,6 +154,8 @@ pub struct Reader<R> {
     /// Groups and sets (outside groups) seen in the current interchange.
     groups: u32,
     bare_sets: u32,
+    /// X12 TA1 segments read between ISA and the first GS (an interchange of TA1s only is not empty).
+    ta1s: u32,
     /// Sets in the current group.
     group_sets: u32,
     /// Segment number within the interchange (ISA/UNB = 1).
@@ -161,6 +165,8 @@ pub struct Reader<R> {
     segments_read: u64,
     /// The premature end of the current interchange was reported already.
     ended: bool,
+    /// The envelope segment of the current event.
+    envelope: Option<Raw>,
 }
 
 impl<R: Read> Reader<R> {
@@ -183,18 +189,25 @@ impl<R: Read> Reader<R> {
             diags: Vec::new(),
             groups: 0,
             bare_sets: 0,
+            ta1s: 0,
             group_sets: 0,
             seg_no: 0,
             set_controls: HashSet::new(),
             interchanges: 0,
             segments_read: 0,
             ended: false,
+            envelope: None,
         }
     }
 
     /// Bytes consumed so far (for progress).
     pub fn position(&self) -> u64 {
         self.scan.position()
+    }
+
+    /// Bytes the reader's window holds (grows only with the largest transaction set).
+    pub fn buffer_capacity(&self) -> usize {
+        self.scan.capacity()
     }
 
     /// Segments read so far.
@@ -207,6 +220,7 @@ impl<R: Read> Reader<R> {
     pub fn next_event(&mut self) -> io::Result<Option<Event<'_>>> {
         self.diags.clear();
         self.segs.clear();
+        self.envelope = None;
         self.scan.release();
         let step = loop {
             let step = match self.state {
@@ -262,7 +276,8 @@ impl<R: Read> Reader<R> {
             },
             Step::Unreadable(offset) => Item::Unreadable { offset },
         };
-        Event { item, diagnostics: &self.diags }
+        let envelope = self.envelope.as_ref().map(|r| self.seg(r));
+        Event { item, diagnostics: &self.diags, envelope }
     }
 
     fn interchange_loc(&self, offset: u64, id: &[u8]) -> Location {
@@ -323,6 +338,7 @@ impl<R: Read> Reader<R> {
         self.tags = X12_TAGS();
         self.repertoire = edi_env::Repertoire::Any;
         let raw = self.next_raw()?.ok_or_else(|| premature(offset, "ISA"))?;
+        self.envelope = Some(raw);
         self.seg_no = 1;
         let seg = seg_at(&self.scan, self.delims, &raw);
         let mut diags = std::mem::take(&mut self.diags);
@@ -347,6 +363,7 @@ impl<R: Read> Reader<R> {
         self.delims = delims;
         self.tags = EDIFACT_TAGS();
         let raw = self.next_raw()?.ok_or_else(|| premature(offset, "UNB"))?;
+        self.envelope = Some(raw);
         self.seg_no = 1;
         let seg = seg_at(&self.scan, self.delims, &raw);
         if seg.tag() != self.tags.interchange {
@@ -364,7 +381,10 @@ impl<R: Read> Reader<R> {
             header.delimiters = self.delims;
         }
         self.diags = diags;
-        self.repertoire = edi_env::Repertoire::for_syntax(header.syntax_identifier.as_deref().unwrap_or(""));
+        let syntax = header.syntax_identifier.as_deref().unwrap_or("");
+        self.repertoire = edi_env::Repertoire::for_syntax(syntax);
+        self.delims.charset = super::segment::Charset::for_syntax(syntax);
+        header.delimiters = self.delims;
         self.check_repertoire(&raw);
         self.open_interchange(header);
         Ok(Step::InterchangeStart)
@@ -375,6 +395,7 @@ impl<R: Read> Reader<R> {
         self.group = None;
         self.groups = 0;
         self.bare_sets = 0;
+        self.ta1s = 0;
         self.set_controls.clear();
         self.ended = false;
         self.state = State::Interchange;
@@ -386,6 +407,16 @@ impl<R: Read> Reader<R> {
 
     fn check_repertoire(&mut self, raw: &Raw) {
         if self.repertoire == edi_env::Repertoire::Any {
+            return;
+        }
+        // Fast path for the usual clean segment: a branch-free pass the compiler vectorises. Level B is
+        // printable ASCII; for level A, a segment with anything else is looked at by the full check.
+        let printable = self.scan.bytes(raw).iter().fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b));
+        let delims = self.delims;
+        let clean = printable
+            && (self.repertoire == edi_env::Repertoire::B
+                || self.scan.bytes(raw).iter().all(|&b| self.repertoire.allows(b) || delims.is_service(b)));
+        if clean {
             return;
         }
         let syntax = self.interchange.as_ref().and_then(|h| h.syntax_identifier.clone()).unwrap_or_else(|| "UNOA".into());
@@ -465,6 +496,7 @@ impl<R: Read> Reader<R> {
             };
             self.diags = diags;
             self.group = Some(header);
+            self.envelope = Some(raw);
             self.group_sets = 0;
             self.groups += 1;
             self.set_controls.clear();
@@ -482,6 +514,7 @@ impl<R: Read> Reader<R> {
                 return Ok(None);
             }
             self.check_trailer(&raw, self.group_sets as u64, GroupTrailer);
+            self.envelope = Some(raw);
             self.state = State::Interchange;
             return Ok(Some(Step::GroupEnd(true)));
         }
@@ -491,18 +524,24 @@ impl<R: Read> Reader<R> {
             }
             let count = if self.groups > 0 { self.groups + self.bare_sets } else { self.bare_sets };
             self.check_trailer(&raw, count as u64, InterchangeTrailer);
-            if self.groups == 0 && self.bare_sets == 0 {
+            if self.groups == 0 && self.bare_sets == 0 && self.ta1s == 0 {
                 self.diags.push(Diagnostic::error(
                     Problem::EmptyInterchange,
                     self.interchange_loc(raw.offset, self.seg(&raw).id()),
                     "the interchange contains no groups or messages",
                 ));
             }
+            self.envelope = Some(raw);
             self.state = State::Outside;
             return Ok(Some(Step::InterchangeEnd(true)));
         }
         if t == self.tags.interchange || t == self.tags.service_advice {
             return Ok(Some(self.missing_interchange_trailer(&raw)));
+        }
+        // TA1 (interchange acknowledgment) sits between ISA and the first GS.
+        if t == tag(b"TA1") && self.tags.interchange == tag(b"ISA") && !in_group && self.groups == 0 {
+            self.ta1s += 1;
+            return Ok(None);
         }
         let seg = seg_at(&self.scan, self.delims, &raw);
         let id = seg.id_str().to_string();

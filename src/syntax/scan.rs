@@ -77,6 +77,11 @@ impl<R: Read> Scanner<R> {
         self.pos
     }
 
+    /// Size of the window buffer.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Keeps everything from `offset` on in the window until [`Scanner::release`].
     pub fn keep_from(&mut self, offset: u64) {
         self.keep = Some(offset);

@@ -19,6 +19,55 @@ pub struct Delimiters {
     pub release: Option<u8>,
     /// EDIFACT decimal mark (`.` or `,`); X12 always uses `.`.
     pub decimal: u8,
+    /// How element bytes become text (from the EDIFACT syntax identifier; X12 is read as UTF-8).
+    pub charset: Charset,
+}
+
+/// Character encoding of an interchange's values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Charset {
+    /// UTF-8 (and its ASCII subset: X12, UNOA, UNOB, UNOW, UNOY). Invalid bytes show as U+FFFD.
+    #[default]
+    Utf8,
+    /// One byte per character, byte value = code point (ISO 8859-1, EDIFACT UNOC). The other ISO 8859
+    /// parts (UNOD..UNOK) are read the same way: lossless for writing back, but their upper halves are
+    /// not translated to the right letters.
+    Latin1,
+}
+
+impl Charset {
+    /// The charset an EDIFACT syntax identifier implies.
+    pub fn for_syntax(id: &str) -> Charset {
+        match id.as_bytes() {
+            [b'U', b'N', b'O', c] if (b'C'..=b'K').contains(c) => Charset::Latin1,
+            _ => Charset::Utf8,
+        }
+    }
+
+    pub fn decode(self, bytes: &[u8]) -> Cow<'_, str> {
+        match self {
+            Charset::Latin1 if !bytes.is_ascii() => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+            _ => String::from_utf8_lossy(bytes),
+        }
+    }
+
+    /// Appends `c` encoded; `false` when the charset cannot represent it.
+    pub fn encode(self, c: char, out: &mut Vec<u8>) -> bool {
+        match self {
+            Charset::Utf8 => {
+                let mut b = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                true
+            }
+            Charset::Latin1 => match u8::try_from(c as u32) {
+                Ok(b) => {
+                    out.push(b);
+                    true
+                }
+                Err(_) => false,
+            },
+        }
+    }
 }
 
 impl Delimiters {
@@ -30,6 +79,7 @@ impl Delimiters {
         segment: b'~',
         release: None,
         decimal: b'.',
+        charset: Charset::Utf8,
     };
 
     /// The EDIFACT defaults (no UNA): `:+.? '`.
@@ -40,6 +90,7 @@ impl Delimiters {
         segment: b'\'',
         release: Some(b'?'),
         decimal: b'.',
+        charset: Charset::Utf8,
     };
 
     /// True when `b` is one of the separators that structure a segment.
@@ -118,7 +169,7 @@ impl<'a> Segment<'a> {
 
     /// The segment id (tag): the bytes before the first element separator.
     pub fn id(&self) -> &'a [u8] {
-        match memchr::memchr(self.delims.element, self.bytes) {
+        match find_byte(self.delims.element, self.bytes) {
             Some(i) => &self.bytes[..i],
             None => self.bytes,
         }
@@ -136,7 +187,7 @@ impl<'a> Segment<'a> {
 
     /// Elements after the id, in order; `elements().nth(0)` is element 01.
     pub fn elements(&self) -> Elements<'a> {
-        let (rest, done) = match memchr::memchr(self.delims.element, self.bytes) {
+        let (rest, done) = match find_byte(self.delims.element, self.bytes) {
             Some(i) => (&self.bytes[i + 1..], false),
             None => (&[][..], true),
         };
@@ -198,7 +249,7 @@ impl<'a> Iterator for Elements<'a> {
             return None;
         }
         let end = match self.release {
-            None => memchr::memchr(self.sep, self.rest),
+            None => find_byte(self.sep, self.rest),
             Some(rel) => find_unescaped(self.sep, rel, self.rest),
         };
         let raw = match end {
@@ -214,6 +265,30 @@ impl<'a> Iterator for Elements<'a> {
         };
         Some(Element { raw, delims: self.delims, escaped: self.escaped })
     }
+}
+
+/// Position of the first `needle` in `hay`. Elements and segment ids are short (a few bytes), where a
+/// call into `memchr` costs more than the search: this looks at 8 bytes at a time in a register
+/// (SWAR) and hands longer haystacks to `memchr` after the first 32 bytes.
+#[inline]
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * needle as u64;
+    let mut i = 0;
+    while let Some(chunk) = hay.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ pattern;
+        // High bit set in each byte of `x` that is zero (exact for the lowest one, which is all we use).
+        let zero = x.wrapping_sub(LO) & !x & HI;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+        if i == 32 {
+            return memchr::memchr(needle, &hay[i..]).map(|k| i + k);
+        }
+    }
+    hay[i..].iter().position(|&b| b == needle).map(|k| i + k)
 }
 
 /// Position of the first `sep` not escaped by `rel`.
@@ -253,7 +328,7 @@ impl<'a> Element<'a> {
 
     /// The value as text, release characters removed; borrowed unless there was something to unescape.
     pub fn text(&self) -> Cow<'a, str> {
-        unescape(self.raw, if self.escaped { self.delims.release } else { None })
+        unescape(self.raw, if self.escaped { self.delims.release } else { None }, self.delims.charset)
     }
 
     fn split(&self, sep: u8) -> Parts<'a> {
@@ -289,7 +364,7 @@ impl<'a> Element<'a> {
     pub fn is_composite(&self) -> bool {
         match self.escaped.then_some(self.delims.release).flatten() {
             Some(rel) => find_unescaped(self.delims.component, rel, self.raw).is_some(),
-            None => memchr::memchr(self.delims.component, self.raw).is_some(),
+            None => find_byte(self.delims.component, self.raw).is_some(),
         }
     }
 }
@@ -324,7 +399,7 @@ impl<'a> Iterator for Parts<'a> {
             None
         } else {
             match self.release {
-                None => memchr::memchr(self.sep, self.rest),
+                None => find_byte(self.sep, self.rest),
                 Some(rel) => find_unescaped(self.sep, rel, self.rest),
             }
         };
@@ -343,8 +418,8 @@ impl<'a> Iterator for Parts<'a> {
     }
 }
 
-/// Removes release characters: `?+` becomes `+`. Borrowed when there is nothing to remove.
-pub fn unescape(raw: &[u8], release: Option<u8>) -> Cow<'_, str> {
+/// Removes release characters (`?+` becomes `+`) and decodes. Borrowed when there is nothing to do.
+pub fn unescape(raw: &[u8], release: Option<u8>, charset: Charset) -> Cow<'_, str> {
     match release {
         Some(rel) if memchr::memchr(rel, raw).is_some() => {
             let mut out = Vec::with_capacity(raw.len());
@@ -356,9 +431,9 @@ pub fn unescape(raw: &[u8], release: Option<u8>) -> Cow<'_, str> {
                 out.push(raw[i]);
                 i += 1;
             }
-            Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+            Cow::Owned(charset.decode(&out).into_owned())
         }
-        _ => String::from_utf8_lossy(raw),
+        _ => charset.decode(raw),
     }
 }
 
@@ -404,6 +479,20 @@ mod tests {
         assert_eq!(e.component(1).unwrap().text(), "IT'S 5+3:1 ?");
         assert_eq!(e.component(2).unwrap().text(), "X");
         assert_eq!(s.element_count(), 4);
+    }
+
+    #[test]
+    fn find_byte_matches_memchr() {
+        let hay: Vec<u8> = (0..100u32).map(|i| b"ab*cd:efghij~"[(i * 7 % 13) as usize]).collect();
+        for len in 0..hay.len() {
+            for start in 0..len.min(20) {
+                for &n in b"*:~zaj" {
+                    assert_eq!(find_byte(n, &hay[start..len]), memchr::memchr(n, &hay[start..len]), "{n} {start}..{len}");
+                }
+            }
+        }
+        assert_eq!(find_byte(0x80, &[0x7f, 0x00, 0xff, 0x80]), Some(3));
+        assert_eq!(find_byte(0x01, &[0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01]), Some(8));
     }
 
     #[test]

@@ -70,6 +70,8 @@ impl SegmentData {
 pub enum WriteError {
     #[error("segment {segment}: value {value:?} contains the delimiter {delimiter} and X12 has no release character")]
     Unescapable { segment: String, value: String, delimiter: String },
+    #[error("segment {segment}: value {value:?} has {character:?}, which the interchange's character set cannot encode")]
+    Unencodable { segment: String, value: String, character: char },
     #[error("segment id {0:?} must be 2 or 3 upper case letters or digits")]
     BadId(String),
     #[error("delimiters: {0}")]
@@ -119,7 +121,14 @@ impl SegmentWriter {
 
     fn value(&self, out: &mut Vec<u8>, seg: &str, v: &str) -> Result<(), WriteError> {
         let d = &self.delimiters;
-        for &b in v.as_bytes() {
+        for ch in v.chars() {
+            if !ch.is_ascii() {
+                if !d.charset.encode(ch, out) {
+                    return Err(WriteError::Unencodable { segment: seg.to_string(), value: v.to_string(), character: ch });
+                }
+                continue;
+            }
+            let b = ch as u8;
             if d.is_service(b) {
                 match d.release {
                     Some(rel) => out.push(rel),

@@ -3,7 +3,7 @@
 
 use crate::syntax::diag::{Diagnostic, Location, Problem};
 use crate::syntax::envelope::{GroupHeader, InterchangeHeader, PartyId, SetHeader, Standard};
-use crate::syntax::segment::{show_byte, Delimiters, Segment};
+use crate::syntax::segment::{show_byte, Charset, Delimiters, Segment};
 use crate::syntax::types;
 use nom::bytes::complete::{tag, take};
 use nom::{IResult, Parser};
@@ -16,6 +16,7 @@ pub const UNOB_DEFAULTS: Delimiters = Delimiters {
     segment: 0x1C,
     release: None,
     decimal: b'.',
+    charset: Charset::Utf8,
 };
 
 fn una(i: &[u8]) -> IResult<&[u8], &[u8]> {
@@ -52,7 +53,7 @@ pub fn service_string(bytes: &[u8]) -> Result<(Delimiters, usize), String> {
     }
     let release = (chars[3] != b' ').then_some(chars[3]);
     let repetition = (chars[4] != b' ').then_some(chars[4]);
-    let d = Delimiters { component: chars[0], element: chars[1], decimal, release, repetition, segment: chars[5] };
+    let d = Delimiters { component: chars[0], element: chars[1], decimal, release, repetition, segment: chars[5], charset: Charset::Utf8 };
     d.check().map_err(|e| format!("UNA delimiters unusable: {e}"))?;
     Ok((d, 9))
 }

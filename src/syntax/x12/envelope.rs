@@ -2,7 +2,7 @@
 
 use crate::syntax::diag::{Diagnostic, Location, Problem};
 use crate::syntax::envelope::{GroupHeader, InterchangeHeader, PartyId, SetHeader, Standard};
-use crate::syntax::segment::{show_byte, Delimiters, Segment};
+use crate::syntax::segment::{show_byte, Charset, Delimiters, Segment};
 use crate::syntax::types;
 
 /// Widths of ISA01..ISA16, fixed by the standard.
@@ -86,7 +86,7 @@ pub fn isa_shape(bytes: &[u8]) -> Result<IsaShape, String> {
         Some(&r) if !r.is_ascii_alphanumeric() && r != b' ' && isa11.len() == 1 => Some(r),
         _ => None,
     };
-    let delimiters = Delimiters { element: sep, component, repetition, segment, release: None, decimal: b'.' };
+    let delimiters = Delimiters { element: sep, component, repetition, segment, release: None, decimal: b'.', charset: Charset::Utf8 };
     delimiters.check().map_err(|e| format!("ISA delimiters unusable: {e}"))?;
     Ok(IsaShape { delimiters, odd_widths })
 }

@@ -38,6 +38,9 @@ enum Command {
     Ack {
         /// The file to acknowledge (`-` for standard input).
         file: PathBuf,
+        /// ISA13 / UNB 0020 of the (first) acknowledgment interchange; also its first GS06 / UNH 0062.
+        #[arg(long, default_value_t = 1)]
+        control_number: u32,
     },
 }
 
@@ -47,7 +50,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect { file } => inspect::run(&file),
         Command::Validate { files, json } => validate::run(&files, json),
-        Command::Ack { file } => ack::run(&file),
+        Command::Ack { file, control_number } => ack::run(&file, control_number),
     };
     match result {
         Ok(code) => code,

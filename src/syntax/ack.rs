@@ -5,7 +5,7 @@
 //! [`super::edifact::ack`]; this module holds the options, the dispatch and the grouping of a set's
 //! diagnostics by segment that both standards need.
 
-use super::diag::{Diagnostic, Level};
+use super::diag::{Diagnostic, Level, Problem};
 use super::envelope::Standard;
 use super::validate::{InterchangeReport, Report};
 use super::write::WriteError;
@@ -105,6 +105,16 @@ fn check_options(opts: &AckOptions) -> Result<(), AckError> {
     Ok(())
 }
 
+/// What follows each segment terminator: a line break for people reading the file, unless the
+/// terminator is a line break itself (a second one would read as an empty segment).
+pub(crate) fn line_end(segment_terminator: u8) -> &'static [u8] {
+    if matches!(segment_terminator, b'\n' | b'\r') {
+        b""
+    } else {
+        b"\n"
+    }
+}
+
 /// The errors of one segment of a set: those about the segment itself and those about its elements.
 #[derive(Debug)]
 pub(crate) struct SegmentErrors<'a> {
@@ -126,6 +136,10 @@ pub(crate) fn segment_errors(diags: &[Diagnostic]) -> Vec<SegmentErrors<'_>> {
             continue;
         }
         let (number, id) = (d.location.segment_number, d.location.segment_id.as_str());
+        // A missing trailer is the reader's set-level "trailer missing" already; not a segment note too.
+        if d.problem == Problem::MandatorySegmentMissing && matches!(id, "SE" | "UNT") {
+            continue;
+        }
         let i = match out.iter().position(|s| s.number == number && s.id == id) {
             Some(i) => i,
             None => {
@@ -142,6 +156,14 @@ pub(crate) fn segment_errors(diags: &[Diagnostic]) -> Vec<SegmentErrors<'_>> {
     }
     out.sort_by_key(|s| s.number);
     out
+}
+
+/// Errors that concern the interchange envelope, wherever the report placed them: on the interchange,
+/// or (input ending early, a stray segment) on the group or set being read when it happened.
+pub(crate) fn interchange_errors(ic: &InterchangeReport) -> impl Iterator<Item = &Diagnostic> {
+    let nested = ic.groups.iter().flat_map(|g| g.diagnostics.iter().chain(g.sets.iter().flat_map(|s| s.diagnostics.iter())));
+    let nested = nested.filter(|d| d.problem.level() == Level::Interchange);
+    ic.diagnostics.iter().chain(nested).filter(|d| d.is_error())
 }
 
 /// Set-level errors (trailer, control number, count, unsupported document) of a set.

@@ -8,6 +8,7 @@
 //! - [`validate`]: the whole check of a file, producing a [`validate::Report`].
 //! - [`x12`], [`edifact`]: standard-specific envelopes, writers and acknowledgments.
 
+pub mod ack;
 pub mod diag;
 pub mod edifact;
 pub mod envelope;

@@ -351,9 +351,17 @@ impl<R: Read> Reader<R> {
     fn begin_edifact(&mut self, offset: u64) -> Result<Step, Diagnostic> {
         let head = self.scan.peek(16).map_err(|e| io_diag(e, offset))?;
         let (delims, skip) = if head.starts_with(b"UNA") {
-            edi_env::service_string(head).map_err(|m| {
-                Diagnostic::error(Problem::InvalidServiceString, Location::segment(offset, 0, b"UNA"), m)
-            })?
+            match edi_env::service_string(head) {
+                Ok(found) => found,
+                Err(m) => {
+                    // The interchange is rejected for its UNA, but read on with the default service
+                    // characters when a UNB follows, so the acknowledgment can name it.
+                    let d = Diagnostic::error(Problem::InvalidServiceString, Location::segment(offset, 0, b"UNA"), m);
+                    let unb = memchr::memmem::find(&head[3..], b"UNB").map(|i| i + 3).ok_or_else(|| d.clone())?;
+                    self.diags.push(d);
+                    (Delimiters::EDIFACT, unb)
+                }
+            }
         } else if head.get(3) == Some(&edi_env::UNOB_DEFAULTS.element) {
             (edi_env::UNOB_DEFAULTS, 0)
         } else {

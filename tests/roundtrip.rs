@@ -329,8 +329,11 @@ fn events<R: Read>(src: R, input_len: usize) -> Vec<String> {
 
 /// What was read: per interchange, its delimiters and the bodies of its sets (header and trailer
 /// left out), plus the (document, control) of each set; and every diagnostic.
+/// (document, control number, body) of a set read.
+type ReadSet = (String, String, Vec<SegmentData>);
+
 struct ReadBack {
-    interchanges: Vec<(Delimiters, Vec<(String, String, Vec<SegmentData>)>)>,
+    interchanges: Vec<(Delimiters, Vec<ReadSet>)>,
     diagnostics: Vec<String>,
     ends: Vec<String>,
 }

@@ -47,6 +47,10 @@ pub struct Location {
     /// Repetition (1-based) of a repeating element, if it repeats.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repetition: Option<u16>,
+    /// The loop (segment group) the segment sits in, as the structure names it (`N1`, `HL`, `SG25`):
+    /// X12 AK303/IK303.
+    #[serde(rename = "loop", skip_serializing_if = "Option::is_none")]
+    pub loop_id: Option<String>,
 }
 
 impl Location {

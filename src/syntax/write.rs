@@ -123,26 +123,66 @@ impl SegmentWriter {
         let d = &self.delimiters;
         for ch in v.chars() {
             if !ch.is_ascii() {
+                let start = out.len();
                 if !d.charset.encode(ch, out) {
                     return Err(WriteError::Unencodable { segment: seg.to_string(), value: v.to_string(), character: ch });
                 }
-                continue;
-            }
-            let b = ch as u8;
-            if d.is_service(b) {
-                match d.release {
-                    Some(rel) => out.push(rel),
-                    None => {
-                        return Err(WriteError::Unescapable {
-                            segment: seg.to_string(),
-                            value: v.to_string(),
-                            delimiter: show_byte(b),
-                        })
+                // A delimiter may itself be a non-ASCII byte (ISA and UNA allow any): the encoded
+                // character's bytes must be released like any other service character.
+                if out[start..].iter().any(|&b| d.is_service(b)) {
+                    let encoded: Vec<u8> = out.drain(start..).collect();
+                    for b in encoded {
+                        self.byte(out, seg, v, b)?;
                     }
                 }
+                continue;
             }
-            out.push(b);
+            self.byte(out, seg, v, ch as u8)?;
         }
         Ok(())
+    }
+
+    /// Appends one byte of a value, released when it is a service character.
+    fn byte(&self, out: &mut Vec<u8>, seg: &str, v: &str, b: u8) -> Result<(), WriteError> {
+        let d = &self.delimiters;
+        if d.is_service(b) {
+            match d.release {
+                Some(rel) => out.push(rel),
+                None => {
+                    return Err(WriteError::Unescapable {
+                        segment: seg.to_string(),
+                        value: v.to_string(),
+                        delimiter: show_byte(b),
+                    })
+                }
+            }
+        }
+        out.push(b);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::segment::{Charset, Segment};
+
+    /// Found by fuzzing: a non-ASCII delimiter byte inside an encoded character was written raw, so
+    /// the value split on reading.
+    #[test]
+    fn non_ascii_delimiter_bytes_are_released_or_refused() {
+        let d = Delimiters { repetition: Some(0x97), charset: Charset::Latin1, ..Delimiters::EDIFACT };
+        let w = SegmentWriter::new(d, b"").unwrap();
+        let seg = SegmentData::new("NA", [".\u{97}"]);
+        let mut out = vec![];
+        w.write(&mut out, &seg).unwrap();
+        assert_eq!(out, b"NA+.?\x97'");
+        out.pop();
+        assert_eq!(SegmentData::from_segment(&Segment::new(&out, 0, d, true)), seg);
+
+        let d = Delimiters { component: 0xBD, ..Delimiters::X12 };
+        let w = SegmentWriter::new(d, b"").unwrap();
+        let err = w.write(&mut vec![], &SegmentData::new("PO1", ["I\u{FFFD}N"])).unwrap_err();
+        assert!(matches!(err, WriteError::Unescapable { .. }), "{err:?}");
     }
 }

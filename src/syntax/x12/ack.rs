@@ -173,8 +173,9 @@ fn set_ack(set: &SetReport, kind: &Kind, delims: &Delimiters) -> Vec<SegmentData
 fn segment_note(s: &SegmentErrors<'_>, kind: &Kind, dict: Option<&Dictionary>, delims: &Delimiters) -> Vec<SegmentData> {
     let (ak3, ak4) = if kind.is_999() { ("IK3", "IK4") } else { ("AK3", "AK4") };
     let code = s.segment.first().map_or("8", |d| d.problem.segment_code());
-    // AK303 / IK303 (loop identifier) is left empty: diagnostics do not record the loop.
-    let mut out = vec![SegmentData::new(ak3, [s.id.to_string(), s.number.to_string(), String::new(), code.to_string()])];
+    // AK303 / IK303: the loop the segment was found in, when it is in one.
+    let loop_id = s.segment.iter().chain(&s.elements).find_map(|d| d.location.loop_id.clone()).unwrap_or_default();
+    let mut out = vec![SegmentData::new(ak3, [s.id.to_string(), s.number.to_string(), loop_id, code.to_string()])];
     for d in s.elements.iter().take(MAX_AK4) {
         out.push(element_note(ak4, s.id, d, kind, dict, delims));
     }
@@ -371,7 +372,7 @@ IEA*1*000000900~\n";
     fn segment_error_keeps_its_own_code() {
         let po = PO_401.replace("CTT*1~", "ZZZ*1~\nCTT*1~").replace("SE*5", "SE*6");
         let text = ack(&format!("{ISA_401}{po}IEA*1*000000101~\n"));
-        assert!(text.contains("AK3*ZZZ*4**1~\nAK5*R*5~"), "{text}");
+        assert!(text.contains("AK3*ZZZ*4*PO1*1~\nAK5*R*5~"), "{text}");
     }
 
     #[test]

@@ -1,1 +1,80 @@
-fn main(){}
+//! Throughput of reading and validating, side by side with a plain `memchr` split of the same bytes.
+//!
+//! `cargo bench --bench throughput` (EDIGATE_BENCH_MB=N for N MiB per standard instead of 100).
+//! See BENCHMARKS.md for how to read the numbers.
+
+#[path = "gen/mod.rs"]
+mod gen;
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use edigate::syntax::validate::{validate, Options};
+use edigate::syntax::{Item, Reader};
+use std::hint::black_box;
+use std::time::Duration;
+
+/// The naive baseline: cut segments at the terminator, count elements between separators.
+fn memchr_floor(data: &[u8], terminator: u8, separator: u8) -> usize {
+    let mut elements = 0;
+    let mut start = 0;
+    for end in memchr::memchr_iter(terminator, data) {
+        elements += memchr::memchr_iter(separator, &data[start..end]).count() + 1;
+        start = end + 1;
+    }
+    elements
+}
+
+/// edigate's reader, touching every segment and element of every set.
+fn tokenize(data: &[u8]) -> usize {
+    let mut reader = Reader::new(data);
+    let mut total = 0;
+    while let Some(ev) = reader.next_event().expect("reading from memory") {
+        if let Item::Set(set) = ev.item {
+            for seg in set.segments() {
+                total += seg.id().len();
+                for el in seg.elements() {
+                    total += el.as_bytes().len();
+                }
+            }
+        }
+    }
+    total
+}
+
+fn bench(c: &mut Criterion) {
+    let mb: u64 = std::env::var("EDIGATE_BENCH_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    for (name, kind, terminator, separator) in
+        [("x12", gen::Kind::X12, b'~', b'*'), ("edifact", gen::Kind::Edifact, b'\'', b'+')]
+    {
+        let data = gen::generate_vec(kind, mb << 20, 1);
+        // The generated file must be valid, or the validate numbers would measure error reporting.
+        let report = validate(&data[..], Options::default()).expect("validate");
+        assert!(report.is_valid(), "{name}: generated data is not valid: {} errors", report.errors_total);
+        eprintln!(
+            "{name}: {} bytes, {} sets, {} segments, {} warnings",
+            data.len(),
+            report.counts.sets,
+            report.counts.segments,
+            report.warnings_total
+        );
+        drop(report);
+
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Bytes(data.len() as u64))
+            .sampling_mode(SamplingMode::Flat)
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(4));
+        g.bench_function("floor", |b| b.iter(|| memchr_floor(black_box(&data), terminator, separator)));
+        g.bench_function("terminators", |b| {
+            b.iter(|| memchr::memchr_iter(terminator, black_box(&data)).count())
+        });
+        g.bench_function("tokenize", |b| b.iter(|| tokenize(black_box(&data))));
+        g.bench_function("validate", |b| {
+            b.iter(|| validate(black_box(&data[..]), Options::default()).expect("validate").errors_total)
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

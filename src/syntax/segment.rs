@@ -360,6 +360,11 @@ impl<'a> Element<'a> {
         }
     }
 
+    /// True when the segment holding this element contains release characters (which may need removing).
+    pub fn is_escaped(&self) -> bool {
+        self.escaped
+    }
+
     /// True when the element contains a component separator.
     pub fn is_composite(&self) -> bool {
         match self.escaped.then_some(self.delims.release).flatten() {

@@ -51,6 +51,7 @@ impl Validator {
             let number = i as u32 + 1;
             last_offset = seg.offset();
             let t = seg.tag();
+            let before = out.len();
             let later = |tag: u32| set.segments().skip(i + 1).any(|s| s.tag() == tag);
             match place(&mut stack, t, &seg, number, &later, out) {
                 Some(def) => {
@@ -79,6 +80,13 @@ impl Validator {
                         Location::segment(seg.offset(), number, id),
                         format!("segment {} {what}", seg.id_str()),
                     ));
+                }
+            }
+            // Name the loop the segment sits in (AK303/IK303) on what was found about it.
+            let loop_name = &stack.last().expect("root").node.name;
+            if !loop_name.is_empty() {
+                for d in out[before..].iter_mut().filter(|d| d.location.loop_id.is_none() && d.location.offset == seg.offset()) {
+                    d.location.loop_id = Some(loop_name.clone());
                 }
             }
         }
@@ -122,7 +130,11 @@ impl Validator {
             }
         };
         if let (Some(pl), Some(lpos)) = (parent_level, h.level) {
-            if let Some(allowed) = h.parents.get(&lossy(level)) {
+            let allowed = match std::str::from_utf8(level) {
+                Ok(l) => h.parents.get(l),
+                Err(_) => h.parents.get(&lossy(level)),
+            };
+            if let Some(allowed) = allowed {
                 if !allowed.iter().any(|a| a.as_bytes() == pl) {
                     let shown = if pl.is_empty() { "the top level".to_string() } else { format!("level {:?}", lossy(pl)) };
                     out.push(
@@ -170,11 +182,9 @@ fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, lat
         let f = &stack[level];
         // Inside a loop, its trigger (child 0) found again means a new iteration, decided one level up.
         let from = if level > 0 { f.idx.max(1) } else { f.idx };
-        for j in from..f.node.children.len() {
-            if f.node.children[j].trigger() == t {
-                found = Some((level, j));
-                break 'levels;
-            }
+        if let Some(k) = f.node.triggers.get(from..).and_then(|ts| ts.iter().position(|&x| x == t)) {
+            found = Some((level, from + k));
+            break 'levels;
         }
     }
     let (level, j) = found?;
@@ -230,21 +240,20 @@ fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, lat
 /// Reports mandatory children of `f` after its current position and before `until`.
 fn missing_after(f: &Frame<'_>, until: usize, offset: u64, number: u32, out: &mut Vec<Diagnostic>) {
     let from = if f.count == 0 { f.idx } else { f.idx + 1 };
-    for c in f.node.children.iter().take(until).skip(from) {
-        if c.usage() == Usage::Mandatory {
-            let (what, id) = match c {
-                Node::Segment(s) => ("segment", s.id.as_str()),
-                Node::Loop(l) => ("loop", l.name.as_str()),
-            };
-            let in_loop = if f.node.name.is_empty() { String::new() } else { format!(" in loop {}", f.node.name) };
-            let mut loc = Location::segment(offset, number, c.id().as_bytes());
-            loc.segment_id = c.id().to_string();
-            out.push(Diagnostic::error(
-                Problem::MandatorySegmentMissing,
-                loc,
-                format!("mandatory {what} {id}{in_loop} is missing before segment {number}"),
-            ));
-        }
+    for &k in f.node.mandatory.iter().filter(|&&k| k >= from && k < until) {
+        let c = &f.node.children[k];
+        let (what, id) = match c {
+            Node::Segment(s) => ("segment", s.id.as_str()),
+            Node::Loop(l) => ("loop", l.name.as_str()),
+        };
+        let in_loop = if f.node.name.is_empty() { String::new() } else { format!(" in loop {}", f.node.name) };
+        let mut loc = Location::segment(offset, number, c.id().as_bytes());
+        loc.segment_id = c.id().to_string();
+        out.push(Diagnostic::error(
+            Problem::MandatorySegmentMissing,
+            loc,
+            format!("mandatory {what} {id}{in_loop} is missing before segment {number}"),
+        ));
     }
     let _ = f.iterations;
 }
@@ -383,7 +392,9 @@ fn component_missing(dict: &Dictionary, entry: &Entry, seg: &Segment<'_>, number
 fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, number: u32, pos: usize, comp: Option<usize>, out: &mut Vec<Diagnostic>) {
     let def = &dict.elements[e];
     let text;
-    let v: &[u8] = if el.as_bytes().contains(&seg.delimiters().release.unwrap_or(0)) && seg.delimiters().release.is_some() {
+    // Only a segment that had release characters can need unescaping (and X12 has none).
+    let release = seg.delimiters().release.filter(|_| el.is_escaped());
+    let v: &[u8] = if release.is_some_and(|r| el.as_bytes().contains(&r)) {
         text = el.text().into_owned();
         text.as_bytes()
     } else {

@@ -1,11 +1,6 @@
 //! Data types of element values (X12: AN, ID, DT, TM, R, Nn; EDIFACT: a, n, an): checks that run on every
 //! element, so they work on bytes and never allocate.
 
-use nom::bytes::complete::take_while_m_n;
-use nom::character::complete::digit1;
-use nom::combinator::{all_consuming, opt};
-use nom::sequence::preceded;
-use nom::{IResult, Parser};
 
 /// Data type of an element as the dictionaries name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,15 +54,11 @@ pub fn measured_len(t: DataType, v: &[u8]) -> usize {
     }
 }
 
-fn sign(i: &[u8]) -> IResult<&[u8], Option<&[u8]>> {
-    opt(take_while_m_n(1, 1, |b| b == b'-')).parse(i)
-}
-
 /// Nn: `-?[0-9]+`.
 pub fn valid_integer(v: &[u8]) -> bool {
-    all_consuming(preceded(sign, digit1::<&[u8], nom::error::Error<&[u8]>>))
-        .parse(v)
-        .is_ok()
+    // Runs on every numeric element: a byte loop, not a parser.
+    let digits = v.strip_prefix(b"-").unwrap_or(v);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
 }
 
 /// R (X12) or n (EDIFACT): `-?` digits with at most one decimal mark, at least one digit.

@@ -223,10 +223,9 @@ impl<'a> Segment<'a> {
 /// Packs a 2-3 byte segment id into a `u32` (`b"ST"` and `b"ST "` differ; longer ids keep 4 bytes).
 #[inline]
 pub fn tag(id: &[u8]) -> u32 {
-    let mut t = [0u8; 4];
-    let n = id.len().min(4);
-    t[..n].copy_from_slice(&id[..n]);
-    u32::from_le_bytes(t) | ((id.len() as u32 & 0x7) << 29)
+    // Byte by byte: a copy of a variable-length prefix would be a `memcpy` call on every segment.
+    let b = |i: usize| id.get(i).map_or(0, |&b| u32::from(b));
+    (b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24) | ((id.len() as u32 & 0x7) << 29)
 }
 
 /// Iterator over a segment's elements.

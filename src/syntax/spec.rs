@@ -153,6 +153,8 @@ pub struct Rule {
     /// 1-based element positions.
     pub positions: Vec<u16>,
     pub text: String,
+    /// The positions as bits (bit `p - 1`), for checking a segment's present elements in one step.
+    pub mask: u64,
 }
 
 #[derive(Debug)]
@@ -556,7 +558,12 @@ fn rule(path: &str, seg: &str, s: &str) -> Result<Rule, SpecError> {
         return Err(err(path, 0, format!("segment {seg}: rule {s:?} must look like P0102 (P, R, E, C or L and 2-digit positions)")));
     }
     let positions = bytes[1..].chunks(2).map(|c| ((c[0] - b'0') * 10 + (c[1] - b'0')) as u16).collect();
-    Ok(Rule { kind: bytes[0], positions, text: s.to_string() })
+    let positions: Vec<u16> = positions;
+    if positions.iter().any(|&p| p == 0 || p > 64) {
+        return Err(err(path, 0, format!("segment {seg}: rule {s:?} names a position outside 1..64")));
+    }
+    let mask = positions.iter().fold(0u64, |m, &p| m | 1 << (p - 1));
+    Ok(Rule { kind: bytes[0], positions, text: s.to_string(), mask })
 }
 
 /// One line of a structure: `  LOOP N1 O 200` or `  BEG M 1`.

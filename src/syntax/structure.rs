@@ -442,9 +442,21 @@ fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, 
 /// X12 syntax notes: P, R, E, C, L over element presence.
 fn check_rule(rule: &super::spec::Rule, present: u64, seg: &Segment<'_>, number: u32, def: &SegmentDef, out: &mut Vec<Diagnostic>) {
     let has = |p: u16| p >= 1 && p <= 64 && present & (1 << (p - 1)) != 0;
-    let n = rule.positions.iter().filter(|&&p| has(p)).count();
+    let n = (present & rule.mask).count_ones() as usize;
     let total = rule.positions.len();
     let first = has(rule.positions[0]);
+    // The common case, decided without looking at positions one by one.
+    let fine = match rule.kind {
+        b'P' => n == 0 || n == total,
+        b'R' => n > 0,
+        b'E' => n <= 1,
+        b'C' => !first || n == total,
+        b'L' => !first || n > 1,
+        _ => true,
+    };
+    if fine {
+        return;
+    }
     let names = || rule.positions.iter().map(|p| format!("{}{p:02}", def.id)).collect::<Vec<_>>().join(", ");
     let (problem, msg, at) = match rule.kind {
         b'P' if n != 0 && n != total => {

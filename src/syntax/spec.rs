@@ -103,10 +103,9 @@ fn pack_code(v: &[u8]) -> Option<u64> {
     if v.len() > 7 {
         return None;
     }
-    let mut b = [0u8; 8];
-    b[..v.len()].copy_from_slice(v);
-    b[7] = v.len() as u8;
-    Some(u64::from_le_bytes(b))
+    // Byte by byte: copying a variable-length prefix would be a `memcpy` call per element.
+    let key = v.iter().enumerate().fold(0u64, |k, (i, &b)| k | u64::from(b) << (8 * i));
+    Some(key | (v.len() as u64) << 56)
 }
 
 impl ElementDef {

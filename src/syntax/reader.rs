@@ -78,7 +78,7 @@ impl<'r> TransactionSet<'r> {
     pub fn segment(&self, i: usize) -> Segment<'r> {
         let r = &self.segs[i];
         let s = (r.offset - self.base) as usize;
-        Segment::new(&self.window[s..s + r.len as usize], r.offset, self.delims, r.escaped)
+        Segment::with_id_len(&self.window[s..s + r.len as usize], r.offset, self.delims, r.escaped, r.id_len)
     }
 
     pub fn segments(&self) -> impl ExactSizeIterator<Item = Segment<'r>> + '_ {
@@ -775,7 +775,7 @@ enum TrailerKind {
 use TrailerKind::*;
 
 fn seg_at<'a, R: Read>(scan: &'a Scanner<R>, delims: Delimiters, raw: &Raw) -> Segment<'a> {
-    Segment::new(scan.bytes(raw), raw.offset, delims, raw.escaped)
+    Segment::with_id_len(scan.bytes(raw), raw.offset, delims, raw.escaped, raw.id_len)
 }
 
 fn scan_io(e: ScanError) -> io::Error {

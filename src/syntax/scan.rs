@@ -22,6 +22,8 @@ pub(crate) struct Raw {
     pub escaped: bool,
     /// Line breaks were found inside the segment and removed.
     pub wrapped: bool,
+    /// Length of the segment id (bytes before the first element separator).
+    pub id_len: u32,
 }
 
 /// Why a segment could not be cut.
@@ -264,7 +266,8 @@ impl<R: Read> Scanner<R> {
             }
             len = w;
         }
-        Ok(Some(Raw { offset: start, len: len as u32, escaped, wrapped }))
+        let id_len = super::segment::id_len(&self.buf[s..s + len], d.element);
+        Ok(Some(Raw { offset: start, len: len as u32, escaped, wrapped, id_len }))
     }
 
     /// The bytes of a segment in the window.

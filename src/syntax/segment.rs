@@ -145,12 +145,21 @@ pub struct Segment<'a> {
     offset: u64,
     delims: Delimiters,
     escaped: bool,
+    /// Length of the id: the position of the first element separator (or the whole segment).
+    id_len: u32,
 }
 
 impl<'a> Segment<'a> {
     /// A segment over `bytes` (without terminator). `escaped` tells whether it contains release characters.
     pub fn new(bytes: &'a [u8], offset: u64, delims: Delimiters, escaped: bool) -> Self {
-        Segment { bytes, offset, delims, escaped }
+        let id_len = find_byte(delims.element, bytes).unwrap_or(bytes.len()) as u32;
+        Segment { bytes, offset, delims, escaped, id_len }
+    }
+
+    /// A segment whose id length the reader measured already (see [`id_len`]).
+    pub(crate) fn with_id_len(bytes: &'a [u8], offset: u64, delims: Delimiters, escaped: bool, id_len: u32) -> Self {
+        debug_assert_eq!(id_len as usize, find_byte(delims.element, bytes).unwrap_or(bytes.len()));
+        Segment { bytes, offset, delims, escaped, id_len }
     }
 
     /// The raw bytes, id through last element, terminator excluded.
@@ -169,10 +178,7 @@ impl<'a> Segment<'a> {
 
     /// The segment id (tag): the bytes before the first element separator.
     pub fn id(&self) -> &'a [u8] {
-        match find_byte(self.delims.element, self.bytes) {
-            Some(i) => &self.bytes[..i],
-            None => self.bytes,
-        }
+        &self.bytes[..self.id_len as usize]
     }
 
     /// The id as a string slice (ids are ASCII; anything else shows as `?`).
@@ -187,8 +193,9 @@ impl<'a> Segment<'a> {
 
     /// Elements after the id, in order; `elements().nth(0)` is element 01.
     pub fn elements(&self) -> Elements<'a> {
-        let (rest, done) = match find_byte(self.delims.element, self.bytes) {
-            Some(i) => (&self.bytes[i + 1..], false),
+        let i = self.id_len as usize;
+        let (rest, done) = match self.bytes.get(i + 1..) {
+            Some(rest) => (rest, false),
             None => (&[][..], true),
         };
         Elements {
@@ -218,6 +225,12 @@ impl<'a> Segment<'a> {
     pub fn element_count(&self) -> usize {
         self.elements().count()
     }
+}
+
+/// Length of a segment's id: up to the first element separator.
+#[inline]
+pub(crate) fn id_len(bytes: &[u8], element: u8) -> u32 {
+    find_byte(element, bytes).unwrap_or(bytes.len()) as u32
 }
 
 /// Packs a 2-3 byte segment id into a `u32` (`b"ST"` and `b"ST "` differ; longer ids keep 4 bytes).

@@ -66,6 +66,7 @@ pub struct TransactionSet<'r> {
 }
 
 impl<'r> TransactionSet<'r> {
+    #[inline]
     pub fn len(&self) -> usize {
         self.segs.len()
     }
@@ -75,16 +76,19 @@ impl<'r> TransactionSet<'r> {
     }
 
     /// Segment at a 0-based index (index 0 is ST/UNH).
+    #[inline]
     pub fn segment(&self, i: usize) -> Segment<'r> {
         let r = &self.segs[i];
         let s = (r.offset - self.base) as usize;
         Segment::with_id_len(&self.window[s..s + r.len as usize], r.offset, self.delims, r.escaped, r.id_len)
     }
 
+    #[inline]
     pub fn segments(&self) -> impl ExactSizeIterator<Item = Segment<'r>> + '_ {
         (0..self.segs.len()).map(move |i| self.segment(i))
     }
 
+    #[inline]
     pub fn standard(&self) -> Standard {
         self.interchange.standard
     }

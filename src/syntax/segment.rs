@@ -151,32 +151,38 @@ pub struct Segment<'a> {
 
 impl<'a> Segment<'a> {
     /// A segment over `bytes` (without terminator). `escaped` tells whether it contains release characters.
+    #[inline]
     pub fn new(bytes: &'a [u8], offset: u64, delims: Delimiters, escaped: bool) -> Self {
         let id_len = find_byte(delims.element, bytes).unwrap_or(bytes.len()) as u32;
         Segment { bytes, offset, delims, escaped, id_len }
     }
 
     /// A segment whose id length the reader measured already (see [`id_len`]).
+    #[inline]
     pub(crate) fn with_id_len(bytes: &'a [u8], offset: u64, delims: Delimiters, escaped: bool, id_len: u32) -> Self {
         debug_assert_eq!(id_len as usize, find_byte(delims.element, bytes).unwrap_or(bytes.len()));
         Segment { bytes, offset, delims, escaped, id_len }
     }
 
     /// The raw bytes, id through last element, terminator excluded.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes
     }
 
     /// Byte offset of the segment in the input.
+    #[inline]
     pub fn offset(&self) -> u64 {
         self.offset
     }
 
+    #[inline]
     pub fn delimiters(&self) -> &Delimiters {
         &self.delims
     }
 
     /// The segment id (tag): the bytes before the first element separator.
+    #[inline]
     pub fn id(&self) -> &'a [u8] {
         &self.bytes[..self.id_len as usize]
     }
@@ -187,11 +193,13 @@ impl<'a> Segment<'a> {
     }
 
     /// The id packed into a `u32` for fast comparisons (see [`tag`]).
+    #[inline]
     pub fn tag(&self) -> u32 {
         tag(self.id())
     }
 
     /// Elements after the id, in order; `elements().nth(0)` is element 01.
+    #[inline]
     pub fn elements(&self) -> Elements<'a> {
         let i = self.id_len as usize;
         let (rest, done) = match self.bytes.get(i + 1..) {
@@ -209,6 +217,7 @@ impl<'a> Segment<'a> {
     }
 
     /// Element at a 1-based position (`element(1)` is `BEG01`); `None` past the last element.
+    #[inline]
     pub fn element(&self, position: usize) -> Option<Element<'a>> {
         if position == 0 {
             return None;
@@ -217,6 +226,7 @@ impl<'a> Segment<'a> {
     }
 
     /// Element bytes at a 1-based position, empty when absent.
+    #[inline]
     pub fn get(&self, position: usize) -> &'a [u8] {
         self.element(position).map(|e| e.as_bytes()).unwrap_or(b"")
     }
@@ -330,19 +340,23 @@ pub struct Element<'a> {
 
 impl<'a> Element<'a> {
     /// The bytes as written (EDIFACT release characters included).
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.raw
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
 
     /// The value as text, release characters removed; borrowed unless there was something to unescape.
+    #[inline]
     pub fn text(&self) -> Cow<'a, str> {
         unescape(self.raw, if self.escaped { self.delims.release } else { None }, self.delims.charset)
     }
 
+    #[inline]
     fn split(&self, sep: u8) -> Parts<'a> {
         Parts {
             rest: self.raw,
@@ -355,16 +369,19 @@ impl<'a> Element<'a> {
     }
 
     /// Components of a composite (a simple element yields itself once).
+    #[inline]
     pub fn components(&self) -> Parts<'a> {
         self.split(self.delims.component)
     }
 
     /// Component at a 1-based position.
+    #[inline]
     pub fn component(&self, position: usize) -> Option<Element<'a>> {
         position.checked_sub(1).and_then(|p| self.components().nth(p))
     }
 
     /// Repetitions of a repeating element (a non-repeating element yields itself once).
+    #[inline]
     pub fn repetitions(&self) -> Parts<'a> {
         match self.delims.repetition {
             Some(r) => self.split(r),
@@ -373,11 +390,13 @@ impl<'a> Element<'a> {
     }
 
     /// True when the segment holding this element contains release characters (which may need removing).
+    #[inline]
     pub fn is_escaped(&self) -> bool {
         self.escaped
     }
 
     /// True when the element contains a component separator.
+    #[inline]
     pub fn is_composite(&self) -> bool {
         match self.escaped.then_some(self.delims.release).flatten() {
             Some(rel) => find_unescaped(self.delims.component, rel, self.raw).is_some(),
@@ -408,6 +427,7 @@ impl<'a> Parts<'a> {
 impl<'a> Iterator for Parts<'a> {
     type Item = Element<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Element<'a>> {
         if self.done {
             return None;

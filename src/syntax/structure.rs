@@ -27,7 +27,7 @@ struct Frame<'s> {
 /// Reusable validator (keeps its buffers between sets).
 #[derive(Default)]
 pub struct Validator {
-    hl_levels: HashMap<Vec<u8>, Vec<u8>>,
+    hl_levels: HierarchyIds,
 }
 
 impl Validator {
@@ -105,17 +105,17 @@ impl Validator {
         let level = h.level.map(|l| seg.get(l)).unwrap_or(b"");
         let loc = |e: usize| Location::segment(seg.offset(), number, seg.id()).with_element(e as u16);
         let sid = seg.id_str();
-        if self.hl_levels.contains_key(id) {
+        if self.hl_levels.get(id).is_some() {
             out.push(
                 Diagnostic::error(Problem::InvalidHierarchy, loc(h.id), format!("{sid}{:02} id {:?} is used twice", h.id, lossy(id)))
                     .with_value(id),
             );
         }
         let parent_level = if parent.is_empty() {
-            Some(&b""[..])
+            Some(LevelCode { bytes: [0; 4], len: 0 })
         } else {
             match self.hl_levels.get(parent) {
-                Some(l) => Some(l.as_slice()),
+                Some(l) => Some(l),
                 None => {
                     out.push(
                         Diagnostic::error(
@@ -130,6 +130,7 @@ impl Validator {
             }
         };
         if let (Some(pl), Some(lpos)) = (parent_level, h.level) {
+            let pl = pl.as_bytes();
             let allowed = match std::str::from_utf8(level) {
                 Ok(l) => h.parents.get(l),
                 Err(_) => h.parents.get(&lossy(level)),
@@ -152,7 +153,69 @@ impl Validator {
                 }
             }
         }
-        self.hl_levels.insert(id.to_vec(), level.to_vec());
+        self.hl_levels.insert(id, level);
+    }
+}
+
+/// The ids of a set's hierarchy (HL01, CPS01) with their level codes. Ids are nearly always 1, 2, 3, ...:
+/// those index a vector; any other id goes to a map. No allocation per segment either way once warm.
+#[derive(Default)]
+struct HierarchyIds {
+    numbered: Vec<Option<LevelCode>>,
+    named: HashMap<Vec<u8>, LevelCode>,
+}
+
+/// A level code (735 is 1 or 2 characters; longer ones, already reported as too long, are cut to 4).
+#[derive(Clone, Copy)]
+struct LevelCode {
+    bytes: [u8; 4],
+    len: u8,
+}
+
+impl LevelCode {
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+impl HierarchyIds {
+    /// `Some(n)` for a plain number without leading zeros ("01" and "1" are different ids).
+    fn number(id: &[u8]) -> Option<usize> {
+        if id.is_empty() || id.len() > 6 || id[0] == b'0' || !id.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(id.iter().fold(0, |n, &d| n * 10 + usize::from(d - b'0')))
+    }
+
+    fn clear(&mut self) {
+        self.numbered.clear();
+        self.named.clear();
+    }
+
+    fn get(&self, id: &[u8]) -> Option<LevelCode> {
+        match Self::number(id) {
+            Some(n) => self.numbered.get(n).copied().flatten(),
+            None => self.named.get(id).copied(),
+        }
+    }
+
+    fn insert(&mut self, id: &[u8], level: &[u8]) {
+        let len = level.len().min(4);
+        let mut code = LevelCode { bytes: [0; 4], len: len as u8 };
+        for (d, s) in code.bytes.iter_mut().zip(level) {
+            *d = *s;
+        }
+        match Self::number(id) {
+            Some(n) => {
+                if self.numbered.len() <= n {
+                    self.numbered.resize(n + 1, None);
+                }
+                self.numbered[n] = Some(code);
+            }
+            None => {
+                self.named.insert(id.to_vec(), code);
+            }
+        }
     }
 }
 

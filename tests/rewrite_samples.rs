@@ -30,7 +30,7 @@ fn rewrite(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut reader = Reader::new(bytes);
     let mut writer: Option<SegmentWriter> = None;
-    let mut emit = |out: &mut Vec<u8>, writer: &Option<SegmentWriter>, seg: &edigate::syntax::Segment<'_>| {
+    let emit = |out: &mut Vec<u8>, writer: &Option<SegmentWriter>, seg: &edigate::syntax::Segment<'_>| {
         writer.as_ref().unwrap().write(out, &SegmentData::from_segment(seg)).unwrap();
     };
     while let Some(ev) = reader.next_event().unwrap() {

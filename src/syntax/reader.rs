@@ -13,6 +13,7 @@ use super::scan::{Raw, ScanError, Scanner};
 use super::segment::{tag, Delimiters, Segment};
 use super::x12::envelope as x12_env;
 use std::collections::HashSet;
+
 use std::io::{self, Read};
 
 /// Limits that keep a hostile or broken file from taking the machine.
@@ -173,6 +174,9 @@ pub struct Reader<R> {
     envelope: Option<Raw>,
 }
 
+// The internal steps return a `Diagnostic` as their error: it is content for the report, not a
+// failure, and the path is cold; boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
 impl<R: Read> Reader<R> {
     pub fn new(src: R) -> Self {
         Self::with_limits(src, Limits::default())
@@ -525,7 +529,7 @@ impl<R: Read> Reader<R> {
                 ));
                 return Ok(None);
             }
-            self.check_trailer(&raw, self.group_sets as u64, GroupTrailer);
+            self.check_trailer(&raw, self.group_sets as u64, TrailerKind::Group);
             self.envelope = Some(raw);
             self.state = State::Interchange;
             return Ok(Some(Step::GroupEnd(true)));
@@ -535,7 +539,7 @@ impl<R: Read> Reader<R> {
                 return Ok(Some(self.missing_group_trailer(&raw)));
             }
             let count = if self.groups > 0 { self.groups + self.bare_sets } else { self.bare_sets };
-            self.check_trailer(&raw, count as u64, InterchangeTrailer);
+            self.check_trailer(&raw, count as u64, TrailerKind::Interchange);
             if self.groups == 0 && self.bare_sets == 0 && self.ta1s == 0 {
                 self.diags.push(Diagnostic::error(
                     Problem::EmptyInterchange,
@@ -679,7 +683,7 @@ impl<R: Read> Reader<R> {
                 self.segs.push(raw);
                 self.seg_no += self.segs.len() as u32 - 1;
                 self.check_repertoire(&raw);
-                self.check_trailer(&raw, self.segs.len() as u64, SetTrailer);
+                self.check_trailer(&raw, self.segs.len() as u64, TrailerKind::Set);
                 return Ok(Step::Set(true));
             }
             if t == self.tags.set
@@ -708,35 +712,35 @@ impl<R: Read> Reader<R> {
         let seg = seg_at(&self.scan, self.delims, raw);
         let id = seg.id_str().to_string();
         let (number, expected_ref, what, count_problem, ref_problem) = match kind {
-            SetTrailer => (
+            TrailerKind::Set => (
                 self.segs.len() as u32,
                 self.set.control_number.clone(),
                 "segments in the set (header and trailer included)",
                 Problem::SegmentCountMismatch,
                 Problem::SetControlMismatch,
             ),
-            GroupTrailer => (
+            TrailerKind::Group => (
                 self.seg_no,
                 self.group.as_ref().map(|g| g.control_number.clone()).unwrap_or_default(),
                 "sets in the group",
                 Problem::GroupCountMismatch,
                 Problem::GroupControlMismatch,
             ),
-            InterchangeTrailer => (
+            TrailerKind::Interchange => (
                 self.seg_no,
                 self.interchange.as_ref().map(|h| h.control_number.clone()).unwrap_or_default(),
-                if self.tags.interchange == tag(b"ISA") { "groups in the interchange" } else if self.groups > 0 { "groups in the interchange" } else { "messages in the interchange" },
+                if self.tags.interchange == tag(b"ISA") || self.groups > 0 { "groups in the interchange" } else { "messages in the interchange" },
                 Problem::InterchangeCountMismatch,
                 Problem::InterchangeControlMismatch,
             ),
         };
         let header_ref = match (kind, self.tags.interchange == tag(b"ISA")) {
-            (SetTrailer, true) => "ST02",
-            (SetTrailer, false) => "UNH 0062",
-            (GroupTrailer, true) => "GS06",
-            (GroupTrailer, false) => "UNG 0048",
-            (InterchangeTrailer, true) => "ISA13",
-            (InterchangeTrailer, false) => "UNB 0020",
+            (TrailerKind::Set, true) => "ST02",
+            (TrailerKind::Set, false) => "UNH 0062",
+            (TrailerKind::Group, true) => "GS06",
+            (TrailerKind::Group, false) => "UNG 0048",
+            (TrailerKind::Interchange, true) => "ISA13",
+            (TrailerKind::Interchange, false) => "UNB 0020",
         };
         let loc = |e: u16| Location::segment(raw.offset, number, seg.id()).with_element(e);
         let count = seg.element(1).map(|e| e.text().trim().to_string()).unwrap_or_default();
@@ -772,11 +776,10 @@ impl<R: Read> Reader<R> {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum TrailerKind {
-    SetTrailer,
-    GroupTrailer,
-    InterchangeTrailer,
+    Set,
+    Group,
+    Interchange,
 }
-use TrailerKind::*;
 
 fn seg_at<'a, R: Read>(scan: &'a Scanner<R>, delims: Delimiters, raw: &Raw) -> Segment<'a> {
     Segment::with_id_len(scan.bytes(raw), raw.offset, delims, raw.escaped, raw.id_len)

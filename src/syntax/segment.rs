@@ -201,18 +201,10 @@ impl<'a> Segment<'a> {
     /// Elements after the id, in order; `elements().nth(0)` is element 01.
     #[inline]
     pub fn elements(&self) -> Elements<'a> {
-        let i = self.id_len as usize;
-        let (rest, done) = match self.bytes.get(i + 1..) {
-            Some(rest) => (rest, false),
-            None => (&[][..], true),
-        };
-        Elements {
-            rest,
-            done,
-            sep: self.delims.element,
-            release: if self.escaped { self.delims.release } else { None },
-            delims: self.delims,
-            escaped: self.escaped,
+        let release = if self.escaped { self.delims.release } else { None };
+        match self.bytes.get(self.id_len as usize + 1..) {
+            Some(rest) => Parts::new(rest, self.delims.element, release, self.delims, self.escaped),
+            None => Parts { done: true, ..Parts::new(&[], self.delims.element, None, self.delims, self.escaped) },
         }
     }
 
@@ -251,43 +243,8 @@ pub fn tag(id: &[u8]) -> u32 {
     (b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24) | ((id.len() as u32 & 0x7) << 29)
 }
 
-/// Iterator over a segment's elements.
-#[derive(Clone, Debug)]
-pub struct Elements<'a> {
-    rest: &'a [u8],
-    done: bool,
-    sep: u8,
-    release: Option<u8>,
-    delims: Delimiters,
-    escaped: bool,
-}
-
-impl<'a> Iterator for Elements<'a> {
-    type Item = Element<'a>;
-
-    #[inline]
-    fn next(&mut self) -> Option<Element<'a>> {
-        if self.done {
-            return None;
-        }
-        let end = match self.release {
-            None => find_byte(self.sep, self.rest),
-            Some(rel) => find_unescaped(self.sep, rel, self.rest),
-        };
-        let raw = match end {
-            Some(i) => {
-                let raw = &self.rest[..i];
-                self.rest = &self.rest[i + 1..];
-                raw
-            }
-            None => {
-                self.done = true;
-                self.rest
-            }
-        };
-        Some(Element { raw, delims: self.delims, escaped: self.escaped })
-    }
-}
+/// Iterator over a segment's elements: the [`Parts`] of the bytes after the id.
+pub type Elements<'a> = Parts<'a>;
 
 /// Position of the first `needle` in `hay`. Elements and segment ids are short (a few bytes), where a
 /// call into `memchr` costs more than the search: this looks at 8 bytes at a time in a register
@@ -358,14 +315,8 @@ impl<'a> Element<'a> {
 
     #[inline]
     fn split(&self, sep: u8) -> Parts<'a> {
-        Parts {
-            rest: self.raw,
-            done: false,
-            sep,
-            release: if self.escaped { self.delims.release } else { None },
-            delims: self.delims,
-            escaped: self.escaped,
-        }
+        let release = if self.escaped { self.delims.release } else { None };
+        Parts::new(self.raw, sep, release, self.delims, self.escaped)
     }
 
     /// Components of a composite (a simple element yields itself once).
@@ -385,7 +336,7 @@ impl<'a> Element<'a> {
     pub fn repetitions(&self) -> Parts<'a> {
         match self.delims.repetition {
             Some(r) => self.split(r),
-            None => Parts { done: false, ..self.split(0) }.single(),
+            None => Parts::new(self.raw, 0, None, self.delims, self.escaped).single(),
         }
     }
 
@@ -405,11 +356,14 @@ impl<'a> Element<'a> {
     }
 }
 
-/// Iterator over components or repetitions of an element.
+/// Iterator over the parts of a slice cut at a separator: a segment's elements, an element's
+/// components or repetitions. Release characters (EDIFACT) keep a separator from cutting.
 #[derive(Clone, Debug)]
 pub struct Parts<'a> {
     rest: &'a [u8],
     done: bool,
+    /// Yield the whole slice once (an element without repetition separator).
+    whole: bool,
     sep: u8,
     release: Option<u8>,
     delims: Delimiters,
@@ -417,9 +371,14 @@ pub struct Parts<'a> {
 }
 
 impl<'a> Parts<'a> {
+    #[inline]
+    fn new(rest: &'a [u8], sep: u8, release: Option<u8>, delims: Delimiters, escaped: bool) -> Self {
+        Parts { rest, done: false, whole: false, sep, release, delims, escaped }
+    }
+
+    /// The whole slice as one part.
     fn single(mut self) -> Self {
-        self.sep = 0;
-        self.release = None;
+        self.whole = true;
         self
     }
 }
@@ -432,7 +391,7 @@ impl<'a> Iterator for Parts<'a> {
         if self.done {
             return None;
         }
-        let end = if self.sep == 0 {
+        let end = if self.whole {
             None
         } else {
             match self.release {

@@ -504,7 +504,7 @@ fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, 
 
 /// X12 syntax notes: P, R, E, C, L over element presence.
 fn check_rule(rule: &super::spec::Rule, present: u64, seg: &Segment<'_>, number: u32, def: &SegmentDef, out: &mut Vec<Diagnostic>) {
-    let has = |p: u16| p >= 1 && p <= 64 && present & (1 << (p - 1)) != 0;
+    let has = |p: u16| (1..=64).contains(&p) && present & (1 << (p - 1)) != 0;
     let n = (present & rule.mask).count_ones() as usize;
     let total = rule.positions.len();
     let first = has(rule.positions[0]);

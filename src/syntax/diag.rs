@@ -289,8 +289,11 @@ impl Problem {
             InterchangeCountMismatch | GroupCountMismatch | SegmentCountMismatch => "29",
             EmptyInterchange => "32",
             DuplicateSetControl => "26",
-            UnrecognizedSegment | SegmentNotInSet | UnexpectedSegment | SegmentOutOfSequence
-            | InvalidHierarchy => "14",
+            // 15 "not supported in this position": a segment type where the message has no place for it.
+            UnrecognizedSegment | SegmentNotInSet | UnexpectedSegment | SegmentOutOfSequence => "15",
+            // 33 "invalid occurrence outside message, package, group or interchange".
+            InvalidControlStructure => "33",
+            InvalidHierarchy => "12",
             MandatorySegmentMissing | MandatoryElementMissing | ConditionalElementMissing
             | SetTrailerMissing | GroupTrailerMissing | InterchangeTrailerMissing | PrematureEnd => {
                 "13"

@@ -425,9 +425,9 @@ impl<R: Read> Reader<R> {
         if self.repertoire == edi_env::Repertoire::Any {
             return;
         }
-        // Fast path for the usual clean segment: a branch-free pass the compiler vectorises. Level B is
-        // printable ASCII; for level A, a segment with anything else is looked at by the full check.
-        let printable = self.scan.bytes(raw).iter().fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b));
+        // Fast path for the usual clean segment. Level B is printable ASCII; for level A, a segment with
+        // anything else is looked at by the full check.
+        let printable = all_printable_ascii(self.scan.bytes(raw));
         let delims = self.delims;
         let clean = printable
             && (self.repertoire == edi_env::Repertoire::B
@@ -781,6 +781,23 @@ enum TrailerKind {
     Interchange,
 }
 
+/// True when every byte is in 0x20..=0x7E: 8 bytes per step (exact: the "has less" / "has more"
+/// word tricks answer for the whole word without false positives when the limits are below 128).
+fn all_printable_ascii(bytes: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+        let above_tilde = (w.wrapping_add(LO * (127 - 0x7E)) | w) & HI;
+        if below_space | above_tilde != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|b| (0x20..0x7f).contains(b))
+}
+
 fn seg_at<'a, R: Read>(scan: &'a Scanner<R>, delims: Delimiters, raw: &Raw) -> Segment<'a> {
     Segment::with_id_len(scan.bytes(raw), raw.offset, delims, raw.escaped, raw.id_len)
 }
@@ -819,6 +836,18 @@ mod tests {
 
     /// Found by fuzzing: a header whose segment runs into the end of input left the recovery skipping
     /// one byte past the end of the window (slice index panic).
+    #[test]
+    fn printable_check_is_exact() {
+        for b in 0..=255u8 {
+            let mut bytes = *b"ABCDEFGHIJKLMNOPQ";
+            for i in [0, 7, 8, 16] {
+                bytes[i] = b;
+                assert_eq!(all_printable_ascii(&bytes), (0x20..0x7f).contains(&b), "byte {b} at {i}");
+                bytes[i] = b'A';
+            }
+        }
+    }
+
     #[test]
     fn header_cut_off_by_end_of_input_is_unreadable() {
         let ev = drain(b"UNA:+.? '\nUNB+UNB+");

@@ -242,7 +242,7 @@ UNZ+1+900'\n";
     #[test]
     fn segment_errors_give_ucs_with_code() {
         let text = ack(&ORDERS.replace("UNS+S'\n", "XYZ+1'\nUNS+S'\n").replace("UNT+8+1", "UNT+9+1"));
-        assert!(text.contains("+4'\nUCS+7+14'\n"), "{text}");
+        assert!(text.contains("+4'\nUCS+7+15'\n"), "{text}");
     }
 
     #[test]

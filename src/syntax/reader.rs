@@ -345,7 +345,7 @@ impl<R: Read> Reader<R> {
         self.delims = shape.delimiters;
         self.tags = X12_TAGS();
         self.repertoire = edi_env::Repertoire::Any;
-        let raw = self.next_raw()?.ok_or_else(|| premature(offset, "ISA"))?;
+        let raw = self.next_raw().map_err(|d| *d)?.ok_or_else(|| premature(offset, "ISA"))?;
         self.envelope = Some(raw);
         self.seg_no = 1;
         let seg = seg_at(&self.scan, self.delims, &raw);
@@ -378,7 +378,7 @@ impl<R: Read> Reader<R> {
         self.scan.advance(skip);
         self.delims = delims;
         self.tags = EDIFACT_TAGS();
-        let raw = self.next_raw()?.ok_or_else(|| premature(offset, "UNB"))?;
+        let raw = self.next_raw().map_err(|d| *d)?.ok_or_else(|| premature(offset, "UNB"))?;
         self.envelope = Some(raw);
         self.seg_no = 1;
         let seg = seg_at(&self.scan, self.delims, &raw);
@@ -443,7 +443,8 @@ impl<R: Read> Reader<R> {
     }
 
     /// Cuts the next segment; a truncated one becomes a diagnostic and `None`.
-    fn next_raw(&mut self) -> Result<Option<Raw>, Diagnostic> {
+    /// (The error is boxed: this runs for every segment, and a small `Result` stays in registers.)
+    fn next_raw(&mut self) -> Result<Option<Raw>, Box<Diagnostic>> {
         // Inside a set, segments count from its header; outside, from the interchange header.
         let number = if self.segs.is_empty() { self.seg_no + 1 } else { self.segs.len() as u32 + 1 };
         match self.scan.next_segment(&self.delims) {
@@ -461,20 +462,20 @@ impl<R: Read> Reader<R> {
                 Ok(Some(raw))
             }
             Ok(None) => Ok(None),
-            Err(ScanError::Truncated { offset }) => Err(Diagnostic::error(
+            Err(ScanError::Truncated { offset }) => Err(Box::new(Diagnostic::error(
                 Problem::PrematureEnd,
                 Location::segment(offset, number, b""),
                 format!(
                     "input ends inside a segment that starts at byte {offset}: no segment terminator {}",
                     super::segment::show_byte(self.delims.segment)
                 ),
-            )),
-            Err(ScanError::TooLarge { offset, limit }) => Err(Diagnostic::error(
+            ))),
+            Err(ScanError::TooLarge { offset, limit }) => Err(Box::new(Diagnostic::error(
                 Problem::SegmentTooLarge,
                 Location::segment(offset, number, b""),
                 format!("a transaction set or segment starting near byte {offset} exceeds the {limit}-byte limit"),
-            )),
-            Err(ScanError::Io(e)) => Err(io_diag(ScanError::Io(e), 0)),
+            ))),
+            Err(ScanError::Io(e)) => Err(Box::new(io_diag(ScanError::Io(e), 0))),
         }
     }
 
@@ -483,7 +484,7 @@ impl<R: Read> Reader<R> {
         let raw = match self.next_raw() {
             Ok(Some(raw)) => raw,
             Ok(None) => return Ok(Some(self.cut_short(None))),
-            Err(d) => return Ok(Some(self.cut_short(Some(d)))),
+            Err(d) => return Ok(Some(self.cut_short(Some(*d)))),
         };
         self.seg_no += 1;
         let t = self.seg(&raw).tag();
@@ -665,7 +666,7 @@ impl<R: Read> Reader<R> {
                 Ok(Some(raw)) => raw,
                 Ok(None) | Err(_) => {
                     if let Err(d) = next {
-                        self.diags.push(d);
+                        self.diags.push(*d);
                         self.ended = true;
                     }
                     self.seg_no += self.segs.len() as u32 - 1;

@@ -838,6 +838,23 @@ mod tests {
     /// Found by fuzzing: a header whose segment runs into the end of input left the recovery skipping
     /// one byte past the end of the window (slice index panic).
     #[test]
+    fn repertoire_faults_are_found_far_into_a_clean_stretch() {
+        for (syntax, bad) in [("UNOB", "caf\u{e9}"), ("UNOA", "lower")] {
+            let mut text = format!("UNB+{syntax}:3+SENDER+RECEIVER+240101:1200+1'UNH+1+ORDERS:D:96A:UN'BGM+220+PO1+9'");
+            for i in 0..2000 {
+                text.push_str(&format!("FTX+AAA+++LINE {i} OK'\n"));
+            }
+            text.push_str(&format!("FTX+AAA+++{bad}'UNT+2004+1'UNZ+1+1'"));
+            let mut r = Reader::new(text.as_bytes());
+            let mut found = vec![];
+            while let Some(ev) = r.next_event().unwrap() {
+                found.extend(ev.diagnostics.iter().filter(|d| d.problem == Problem::InvalidCharacterSet).map(|d| d.location.segment_number));
+            }
+            assert_eq!(found, [2003], "{syntax}");
+        }
+    }
+
+    #[test]
     fn printable_check_is_exact() {
         for b in 0..=255u8 {
             let mut bytes = *b"ABCDEFGHIJKLMNOPQ";

@@ -14,14 +14,13 @@ use super::spec::{Dictionary, DocumentSpec, Entry, EntryKind, LoopNode, Node, Se
 use super::types::{self, DataType};
 use std::collections::HashMap;
 
+#[derive(Clone, Copy)]
 struct Frame<'s> {
     node: &'s LoopNode,
     /// Index of the current child.
     idx: usize,
     /// Uses of the current child (segment repeats or loop iterations); 0 before the first.
     count: u32,
-    /// Iterations of this loop itself.
-    iterations: u32,
 }
 
 /// Reusable validator (keeps its buffers between sets).
@@ -45,7 +44,7 @@ impl Validator {
     ) {
         self.hl_levels.clear();
         let mut stack: Vec<Frame<'_>> =
-            vec![Frame { node: &doc.root, idx: 0, count: 0, iterations: 1 }];
+            vec![Frame { node: &doc.root, idx: 0, count: 0 }];
         let mut last_offset = 0;
         for (i, seg) in set.segments().enumerate() {
             let number = i as u32 + 1;
@@ -269,9 +268,7 @@ fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, lat
     if j == f.idx && f.count > 0 {
         f.count += 1;
     } else {
-        let skipped_to = j;
-        let frame = Frame { node: f.node, idx: f.idx, count: f.count, iterations: f.iterations };
-        missing_after(&frame, skipped_to, seg.offset(), number, out);
+        missing_after(f, j, seg.offset(), number, out);
         f.idx = j;
         f.count = 1;
     }
@@ -290,8 +287,7 @@ fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, lat
     match child {
         Node::Segment(s) => Some(s.def),
         Node::Loop(l) => {
-            let iterations = count;
-            stack.push(Frame { node: l, idx: 0, count: 1, iterations });
+            stack.push(Frame { node: l, idx: 0, count: 1 });
             match &l.children[0] {
                 Node::Segment(s) => Some(s.def),
                 Node::Loop(_) => None,
@@ -318,7 +314,6 @@ fn missing_after(f: &Frame<'_>, until: usize, offset: u64, number: u32, out: &mu
             format!("mandatory {what} {id}{in_loop} is missing before segment {number}"),
         ));
     }
-    let _ = f.iterations;
 }
 
 /// Checks each element of a segment against its definition.

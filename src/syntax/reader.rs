@@ -791,7 +791,8 @@ fn all_printable_ascii(bytes: &[u8]) -> bool {
     for chunk in &mut chunks {
         let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
         let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
-        let above_tilde = (w.wrapping_add(LO * (127 - 0x7E)) | w) & HI;
+        // Adding 1 (127 - 0x7E) to each byte sets the high bit of 0x7F and above.
+        let above_tilde = (w.wrapping_add(LO) | w) & HI;
         if below_space | above_tilde != 0 {
             return false;
         }

@@ -421,10 +421,15 @@ impl<R: Read> Reader<R> {
         seg_at(&self.scan, self.delims, raw)
     }
 
+    #[inline]
     fn check_repertoire(&mut self, raw: &Raw) {
-        if self.repertoire == edi_env::Repertoire::Any {
-            return;
+        if self.repertoire != edi_env::Repertoire::Any {
+            self.check_restricted_repertoire(raw);
         }
+    }
+
+    /// UNOA/UNOB: every byte of the segment must be in the level's repertoire (or a service character).
+    fn check_restricted_repertoire(&mut self, raw: &Raw) {
         // Fast path for the usual clean segment. Level B is printable ASCII; for level A, a segment with
         // anything else is looked at by the full check.
         let printable = all_printable_ascii(self.scan.bytes(raw));

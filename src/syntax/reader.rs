@@ -417,6 +417,11 @@ impl<R: Read> Reader<R> {
         self.state = State::Interchange;
     }
 
+    /// Whether the current interchange is X12 (else EDIFACT).
+    fn is_x12(&self) -> bool {
+        self.tags.interchange == tag(b"ISA")
+    }
+
     fn seg(&self, raw: &Raw) -> Segment<'_> {
         seg_at(&self.scan, self.delims, raw)
     }
@@ -495,7 +500,7 @@ impl<R: Read> Reader<R> {
         let t = self.seg(&raw).tag();
         let in_group = self.state == State::Group;
         if t == self.tags.set {
-            if !in_group && self.tags.interchange == tag(b"ISA") {
+            if !in_group && self.is_x12() {
                 self.diags.push(Diagnostic::error(
                     Problem::InvalidControlStructure,
                     self.interchange_loc(raw.offset, b"ST"),
@@ -511,7 +516,7 @@ impl<R: Read> Reader<R> {
             }
             let seg = seg_at(&self.scan, self.delims, &raw);
             let mut diags = std::mem::take(&mut self.diags);
-            let header = if self.tags.interchange == tag(b"ISA") {
+            let header = if self.is_x12() {
                 x12_env::group_header(&seg, self.seg_no, &mut diags)
             } else {
                 edi_env::group_header(&seg)
@@ -561,7 +566,7 @@ impl<R: Read> Reader<R> {
             return Ok(Some(self.missing_interchange_trailer(&raw)));
         }
         // TA1 (interchange acknowledgment) sits between ISA and the first GS.
-        if t == tag(b"TA1") && self.tags.interchange == tag(b"ISA") && !in_group && self.groups == 0 {
+        if t == tag(b"TA1") && self.is_x12() && !in_group && self.groups == 0 {
             self.ta1s += 1;
             return Ok(None);
         }
@@ -577,7 +582,7 @@ impl<R: Read> Reader<R> {
     }
 
     fn missing_group_trailer(&mut self, next: &Raw) -> Step {
-        let (ge, gs) = if self.tags.interchange == tag(b"ISA") { ("GE", "GS") } else { ("UNE", "UNG") };
+        let (ge, gs) = if self.is_x12() { ("GE", "GS") } else { ("UNE", "UNG") };
         let id = self.seg(next).id_str().to_string();
         self.diags.push(Diagnostic::error(
             Problem::GroupTrailerMissing,
@@ -591,7 +596,7 @@ impl<R: Read> Reader<R> {
     }
 
     fn missing_interchange_trailer(&mut self, next: &Raw) -> Step {
-        let iea = if self.tags.interchange == tag(b"ISA") { "IEA" } else { "UNZ" };
+        let iea = if self.is_x12() { "IEA" } else { "UNZ" };
         self.diags.push(Diagnostic::error(
             Problem::InterchangeTrailerMissing,
             self.interchange_loc(next.offset, self.seg(next).id()),
@@ -604,7 +609,7 @@ impl<R: Read> Reader<R> {
 
     /// Input ended (or a segment was cut off) inside an interchange.
     fn cut_short(&mut self, problem: Option<Diagnostic>) -> Step {
-        let x12 = self.tags.interchange == tag(b"ISA");
+        let x12 = self.is_x12();
         let (iea, ge) = if x12 { ("IEA", "GE") } else { ("UNZ", "UNE") };
         if let Some(d) = problem {
             self.diags.push(d);
@@ -635,7 +640,7 @@ impl<R: Read> Reader<R> {
         self.scan.keep_from(first.offset);
         self.segs.push(first);
         let seg = self.seg(&first);
-        self.set = if self.tags.interchange == tag(b"ISA") {
+        self.set = if self.is_x12() {
             x12_env::set_header(&seg, self.group.as_ref())
         } else {
             let mut h = edi_env::set_header(&seg);
@@ -645,7 +650,7 @@ impl<R: Read> Reader<R> {
             h
         };
         self.check_repertoire(&first);
-        let (header_id, trailer_id) = if self.tags.interchange == tag(b"ISA") { ("ST", "SE") } else { ("UNH", "UNT") };
+        let (header_id, trailer_id) = if self.is_x12() { ("ST", "SE") } else { ("UNH", "UNT") };
         if self.set.control_number.is_empty() {
             self.diags.push(Diagnostic::error(
                 Problem::InvalidSetHeader,
@@ -735,12 +740,12 @@ impl<R: Read> Reader<R> {
             TrailerKind::Interchange => (
                 self.seg_no,
                 self.interchange.as_ref().map(|h| h.control_number.clone()).unwrap_or_default(),
-                if self.tags.interchange == tag(b"ISA") || self.groups > 0 { "groups in the interchange" } else { "messages in the interchange" },
+                if self.is_x12() || self.groups > 0 { "groups in the interchange" } else { "messages in the interchange" },
                 Problem::InterchangeCountMismatch,
                 Problem::InterchangeControlMismatch,
             ),
         };
-        let header_ref = match (kind, self.tags.interchange == tag(b"ISA")) {
+        let header_ref = match (kind, self.is_x12()) {
             (TrailerKind::Set, true) => "ST02",
             (TrailerKind::Set, false) => "UNH 0062",
             (TrailerKind::Group, true) => "GS06",

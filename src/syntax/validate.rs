@@ -6,7 +6,7 @@
 use super::diag::{Diagnostic, Level, Location, Problem, Severity};
 use super::envelope::{GroupHeader, InterchangeHeader, SetHeader, Standard};
 use super::reader::{Item, Limits, Reader, TransactionSet};
-use super::spec::standards;
+use super::spec::{standards, DocumentSpec};
 use super::structure::Validator;
 use serde::Serialize;
 use std::io::{self, Read};
@@ -189,9 +189,9 @@ pub fn validate_with<R: Read>(
                 set_diags.clear();
                 set_diags.extend_from_slice(diags);
                 let checked = check_structure(&set, &mut validator, &mut set_diags);
+                let name = checked.map(|doc| doc.name.clone());
                 on_set(&set, &set_diags);
                 let rejected = set_diags.iter().any(Diagnostic::is_error);
-                let name = standards().document(set.standard(), &set.header.version, &set.header.document).map(|(_, d)| d.name.clone());
                 let Some(ic) = report.interchanges.last_mut() else { continue };
                 if set.group.is_none() && ic.groups.last().is_none_or(|g| g.header.is_some() || g.trailer) {
                     ic.groups.push(new_group(None));
@@ -212,7 +212,7 @@ pub fn validate_with<R: Read>(
                         name,
                         segments: set.len() as u32,
                         status: if rejected { Status::Rejected } else { Status::Accepted },
-                        structure_checked: checked,
+                        structure_checked: checked.is_some(),
                         diagnostics: kept,
                     });
                 }
@@ -279,8 +279,13 @@ fn route(report: &mut Report, diags: &[Diagnostic], kept: &mut usize, max: usize
     }
 }
 
-/// Validates a set's structure when its document and version are known; returns whether it was checked.
-pub fn check_structure(set: &TransactionSet<'_>, validator: &mut Validator, out: &mut Vec<Diagnostic>) -> bool {
+/// Validates a set's structure when its document and version are known; returns the document it was
+/// checked against.
+pub fn check_structure(
+    set: &TransactionSet<'_>,
+    validator: &mut Validator,
+    out: &mut Vec<Diagnostic>,
+) -> Option<&'static DocumentSpec> {
     let std = set.standard();
     let h = &set.header;
     let Some(version) = standards().version(std, &h.version) else {
@@ -289,7 +294,7 @@ pub fn check_structure(set: &TransactionSet<'_>, validator: &mut Validator, out:
             Location::segment(h.offset, 1, header_id(std)),
             format!("version {:?} is not one edigate has structures for; {} {} was read but its structure not checked", h.version, h.document, h.control_number),
         ));
-        return false;
+        return None;
     };
     let Some(doc) = version.documents.get(&h.document) else {
         let known: Vec<&str> = version.documents.keys().map(|k| k.as_str()).collect();
@@ -298,10 +303,10 @@ pub fn check_structure(set: &TransactionSet<'_>, validator: &mut Validator, out:
             Location::segment(h.offset, 1, header_id(std)).with_element(if std == Standard::X12 { 1 } else { 2 }),
             format!("document {:?} is not supported in {}; supported: {}", h.document, version.version, known.join(", ")),
         ).with_value(h.document.as_bytes()));
-        return false;
+        return None;
     };
     validator.validate(set, &version.dictionary, doc, out);
-    true
+    Some(doc)
 }
 
 fn header_id(std: Standard) -> &'static [u8] {

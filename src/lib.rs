@@ -4,4 +4,5 @@
 //! functional acknowledgments; [`cli`] is the command line around it. See `ARCHITECTURE.md`.
 
 pub mod cli;
+pub mod model;
 pub mod syntax;

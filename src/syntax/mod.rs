@@ -5,7 +5,7 @@
 //! - [`reader`]: streaming envelope reader (one transaction set at a time, bounded memory).
 //! - [`segment`]: zero-copy segment, element, component and repetition views.
 //! - [`spec`] and [`structure`]: document structures described as data (`standards/`) and the validator.
-//! - [`validate`]: the whole check of a file, producing a [`validate::Report`].
+//! - [`mod@validate`]: the whole check of a file, producing a [`validate::Report`].
 //! - [`x12`], [`edifact`]: standard-specific envelopes, writers and acknowledgments.
 
 pub mod ack;

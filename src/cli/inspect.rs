@@ -131,37 +131,45 @@ fn write_segment(out: &mut impl Write, number: u32, seg: &Segment<'_>, dict: Opt
             continue;
         }
         let pos = i + 1;
-        let entry = def.and_then(|s| s.entries.get(i));
-        let label = match (dict, entry) {
-            (Some(d), Some(e)) => match e.kind {
-                EntryKind::Element(x) => format!("{} {}", d.elements[x].id, d.elements[x].name),
-                EntryKind::Composite(x) => format!("{} {}", d.composites[x].id, d.composites[x].name),
-            },
-            _ => String::new(),
-        };
-        let composite = matches!(entry.map(|e| e.kind), Some(EntryKind::Composite(_)));
+        let kind = def.and_then(|s| s.entries.get(i)).map(|e| e.kind);
+        let composite = matches!(kind, Some(EntryKind::Composite(_)));
         if composite && el.is_composite() || (standard == Standard::Edifact && el.is_composite()) {
-            writeln!(out, "             {}{pos:02}  {label}", seg.id_str())?;
-            let comp = match (dict, entry.map(|e| e.kind)) {
-                (Some(d), Some(EntryKind::Composite(x))) => Some(&d.composites[x]),
+            writeln!(out, "             {}{pos:02}  {}", seg.id_str(), label(dict, kind))?;
+            let parts = match (dict, kind) {
+                (Some(d), Some(EntryKind::Composite(x))) => Some(&d.composites[x].components),
                 _ => None,
             };
             for (c, part) in el.components().enumerate() {
                 if part.is_empty() {
                     continue;
                 }
-                let clabel = match (dict, comp.and_then(|k| k.components.get(c))) {
-                    (Some(d), Some(ce)) => match ce.kind {
-                        EntryKind::Element(x) => format!("{} {}", d.elements[x].id, d.elements[x].name),
-                        EntryKind::Composite(x) => d.composites[x].id.clone(),
-                    },
-                    _ => String::new(),
-                };
-                writeln!(out, "               -{} {:<44} {}", c + 1, clabel, part.text())?;
+                let ckind = parts.and_then(|p| p.get(c)).map(|e| e.kind);
+                writeln!(out, "               -{} {:<44} {}", c + 1, label(dict, ckind), value(dict, ckind, &part.text()))?;
             }
         } else {
-            writeln!(out, "             {}{pos:02}  {:<44} {}", seg.id_str(), label, el.text())?;
+            writeln!(out, "             {}{pos:02}  {:<44} {}", seg.id_str(), label(dict, kind), value(dict, kind, &el.text()))?;
         }
     }
     Ok(())
+}
+
+/// `373 Date`, `C040 Reference Identifier`: the dictionary's id and name of an entry.
+fn label(dict: Option<&Dictionary>, kind: Option<EntryKind>) -> String {
+    match (dict, kind) {
+        (Some(d), Some(EntryKind::Element(x))) => format!("{} {}", d.elements[x].id, d.elements[x].name),
+        (Some(d), Some(EntryKind::Composite(x))) => format!("{} {}", d.composites[x].id, d.composites[x].name),
+        _ => String::new(),
+    }
+}
+
+/// The value, with the code's meaning when the dictionary has one (`ST (Ship To)`).
+fn value(dict: Option<&Dictionary>, kind: Option<EntryKind>, text: &str) -> String {
+    let meaning = match (dict, kind) {
+        (Some(d), Some(EntryKind::Element(x))) => d.elements[x].codes.as_ref().and_then(|c| c.get(text)).filter(|m| !m.is_empty()),
+        _ => None,
+    };
+    match meaning {
+        Some(m) => format!("{text} ({m})"),
+        None => text.to_string(),
+    }
 }

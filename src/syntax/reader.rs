@@ -146,7 +146,6 @@ enum Step {
 /// Pull reader over X12 and EDIFACT interchanges (detected per interchange).
 pub struct Reader<R> {
     scan: Scanner<R>,
-    limits: Limits,
     state: State,
     tags: Tags,
     delims: Delimiters,
@@ -185,7 +184,6 @@ impl<R: Read> Reader<R> {
     pub fn with_limits(src: R, limits: Limits) -> Self {
         Reader {
             scan: Scanner::new(src, limits.max_set_bytes),
-            limits,
             state: State::Outside,
             tags: X12_TAGS(),
             delims: Delimiters::X12,
@@ -777,11 +775,6 @@ impl<R: Read> Reader<R> {
                 .with_value(reference.as_bytes()),
             );
         }
-    }
-
-    /// The limits this reader enforces.
-    pub fn limits(&self) -> Limits {
-        self.limits
     }
 }
 

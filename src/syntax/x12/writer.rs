@@ -2,7 +2,7 @@
 //! numbers computed.
 
 use crate::syntax::envelope::PartyId;
-use crate::syntax::segment::Delimiters;
+use crate::syntax::segment::{show_byte, Delimiters};
 use crate::syntax::write::{SegmentData, SegmentWriter, WriteError};
 
 /// What goes into the ISA.
@@ -45,40 +45,36 @@ impl X12Writer {
             Some(r) if p.version.as_str() >= "00402" => (r as char).to_string(),
             _ => "U".to_string(),
         };
-        let isa = SegmentData::new(
-            "ISA",
-            [
-                "00".to_string(),
-                pad("", 10),
-                "00".to_string(),
-                pad("", 10),
-                pad(&p.sender.qualifier, 2),
-                pad(&p.sender.id, 15),
-                pad(&p.receiver.qualifier, 2),
-                pad(&p.receiver.id, 15),
-                p.date.clone(),
-                p.time.clone(),
-                repetition,
-                p.version.clone(),
-                control.clone(),
-                if p.ack_requested { "1" } else { "0" }.to_string(),
-                if p.test { "T" } else { "P" }.to_string(),
-            ],
-        );
+        let fields = [
+            "00".to_string(),
+            pad("", 10),
+            "00".to_string(),
+            pad("", 10),
+            pad(&p.sender.qualifier, 2),
+            pad(&p.sender.id, 15),
+            pad(&p.receiver.qualifier, 2),
+            pad(&p.receiver.id, 15),
+            p.date.clone(),
+            p.time.clone(),
+            repetition,
+            p.version.clone(),
+            control.clone(),
+            if p.ack_requested { "1" } else { "0" }.to_string(),
+            if p.test { "T" } else { "P" }.to_string(),
+        ];
+        // Written by hand: ISA11 and ISA16 hold service characters themselves, which no value may.
         let mut out = Vec::with_capacity(4096);
-        // ISA16 is the component separator itself, written raw.
-        let mut isa_writer = w.clone();
-        isa_writer.delimiters.repetition = None;
-        let mut tmp = vec![];
-        let mut plain = isa_writer.clone();
-        plain.line_end.clear();
-        plain.write(&mut tmp, &isa)?;
-        tmp.pop();
-        tmp.push(delimiters.element);
-        tmp.push(delimiters.component);
-        tmp.push(delimiters.segment);
-        tmp.extend_from_slice(line_end);
-        out.extend_from_slice(&tmp);
+        out.extend_from_slice(b"ISA");
+        for (i, field) in fields.iter().enumerate() {
+            let own = |b: u8| i == 10 && Some(b) == delimiters.repetition;
+            if let Some(&b) = field.as_bytes().iter().find(|&&b| delimiters.is_service(b) && !own(b)) {
+                return Err(WriteError::Unescapable { segment: "ISA".into(), value: field.clone(), delimiter: show_byte(b) });
+            }
+            out.push(delimiters.element);
+            out.extend_from_slice(field.as_bytes());
+        }
+        out.extend_from_slice(&[delimiters.element, delimiters.component, delimiters.segment]);
+        out.extend_from_slice(line_end);
         Ok(X12Writer { w, out, control, groups: 0, group: None, set: None })
     }
 

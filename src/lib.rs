@@ -4,5 +4,8 @@
 //! functional acknowledgments; [`cli`] is the command line around it. See `ARCHITECTURE.md`.
 
 pub mod cli;
+pub mod mapping;
 pub mod model;
+pub mod profiles;
+pub mod translate;
 pub mod syntax;

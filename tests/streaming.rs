@@ -77,7 +77,7 @@ fn fifty_megabytes_in_a_small_window() {
 #[test]
 fn validation_report_stays_bounded() {
     let opts = Options { keep_sets: 100, keep_diagnostics: 100, ..Options::default() };
-    let report = validate_with(Generated::new(20_000), opts, |_| {}, |_, _| {}).unwrap();
+    let report = validate_with(Generated::new(20_000), opts, |_| {}, |_, _, _| {}).unwrap();
     assert!(report.is_valid(), "{:?}", report.all_diagnostics().take(3).collect::<Vec<_>>());
     assert_eq!(report.counts.sets, 20_000);
     let kept: usize = report.interchanges.iter().flat_map(|i| &i.groups).map(|g| g.sets.len()).sum();

@@ -2,6 +2,7 @@
 
 mod ack;
 mod inspect;
+mod translate;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,41 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         control_number: u32,
     },
+    /// Translate an EDI file into canonical documents (JSON or XML), with the sender's partner profile
+    /// or the one named.
+    Translate {
+        /// The file to read (`-` for standard input).
+        file: PathBuf,
+        /// Partner profile to use (by default, found by the interchange's sender id).
+        #[arg(long)]
+        partner: Option<String>,
+        /// `json` or `xml`.
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[command(flatten)]
+        dirs: Dirs,
+    },
+}
+
+/// Where mappings and profiles are read from.
+#[derive(clap::Args, Clone)]
+pub struct Dirs {
+    /// Mapping directory.
+    #[arg(long, default_value = "mappings", global = true)]
+    pub mappings: PathBuf,
+    /// Partner profile directory.
+    #[arg(long, default_value = "partner-profiles", global = true)]
+    pub profiles: PathBuf,
+}
+
+impl Dirs {
+    /// Loads the mapping library and the profiles; a profile that does not parse stops here.
+    pub fn load(&self) -> anyhow::Result<(crate::mapping::Library, crate::profiles::Profiles)> {
+        let library = crate::mapping::Library::load(&self.mappings)?;
+        let profiles = crate::profiles::Profiles::load(&self.profiles)
+            .map_err(|e| anyhow::anyhow!("partner profiles have errors:\n{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
+        Ok((library, profiles))
+    }
 }
 
 /// Runs the command line; the exit code says valid (0), invalid (1) or could not run (2).
@@ -51,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Inspect { file } => inspect::run(&file),
         Command::Validate { files, json } => validate::run(&files, json),
         Command::Ack { file, control_number } => ack::run(&file, control_number),
+        Command::Translate { file, partner, format, dirs } => translate::run(&file, partner.as_deref(), &format, &dirs),
     };
     match result {
         Ok(code) => code,

@@ -14,7 +14,7 @@ pub fn run(files: &[PathBuf], as_json: bool) -> anyhow::Result<ExitCode> {
         let (src, len) = super::open(file)?;
         let bar = super::progress(len);
         let opts = Options { keep_sets: if as_json { usize::MAX } else { 10_000 }, ..Options::default() };
-        let report = validate_with(src, opts, |pos| if let Some(b) = &bar { b.set_position(pos) }, |_, _| {})
+        let report = validate_with(src, opts, |pos| if let Some(b) = &bar { b.set_position(pos) }, |_, _, _| {})
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
         if let Some(b) = bar {
             b.finish_and_clear();

@@ -8,6 +8,7 @@
 
 pub mod common;
 pub mod documents;
+pub mod xml;
 
 pub use common::*;
 pub use documents::*;

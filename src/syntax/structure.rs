@@ -17,6 +17,8 @@ use std::collections::HashMap;
 #[derive(Clone, Copy)]
 struct Frame<'s> {
     node: &'s LoopNode,
+    /// The loop instance this frame is filling, in [`Tree`].
+    inst: u32,
     /// Index of the current child.
     idx: usize,
     /// Uses of the current child (segment repeats or loop iterations); 0 before the first.
@@ -27,11 +29,17 @@ struct Frame<'s> {
 #[derive(Default)]
 pub struct Validator {
     hl_levels: HierarchyIds,
+    tree: Tree,
 }
 
 impl Validator {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The loop instances of the set last validated.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
     }
 
     /// Validates every segment of `set` against `doc`, appending problems to `out`.
@@ -43,8 +51,9 @@ impl Validator {
         out: &mut Vec<Diagnostic>,
     ) {
         self.hl_levels.clear();
+        self.tree.clear(set.len());
         let mut stack: Vec<Frame<'_>> =
-            vec![Frame { node: &doc.root, idx: 0, count: 0 }];
+            vec![Frame { node: &doc.root, idx: 0, count: 0, inst: 0 }];
         let mut last_offset = 0;
         for (i, seg) in set.segments().enumerate() {
             let number = i as u32 + 1;
@@ -52,7 +61,11 @@ impl Validator {
             let t = seg.tag();
             let before = out.len();
             let later = |tag: u32| set.segments().skip(i + 1).any(|s| s.tag() == tag);
-            match place(&mut stack, t, &seg, number, &later, out) {
+            let placed = place(&mut stack, t, &seg, number, &later, &mut self.tree, out);
+            if placed.is_some() {
+                self.tree.owner[i] = stack.last().expect("root").inst;
+            }
+            match placed {
                 Some(def) => {
                     let sdef = &dict.segments[def];
                     check_elements(dict, sdef, &seg, number, doc.standard, out);
@@ -94,6 +107,7 @@ impl Validator {
         while let Some(f) = stack.pop() {
             missing_after(&f, f.node.children.len(), last_offset, n, out);
         }
+        self.tree.finish();
     }
 
     /// HL / CPS: ids unique, parents exist and are of an allowed level.
@@ -104,6 +118,7 @@ impl Validator {
         let level = h.level.map(|l| seg.get(l)).unwrap_or(b"");
         let loc = |e: usize| Location::segment(seg.offset(), number, seg.id()).with_element(e as u16);
         let sid = seg.id_str();
+        let inst = self.tree.instances.len() as u32 - 1;
         if self.hl_levels.get(id).is_some() {
             out.push(
                 Diagnostic::error(Problem::InvalidHierarchy, loc(h.id), format!("{sid}{:02} id {:?} is used twice", h.id, lossy(id)))
@@ -111,10 +126,17 @@ impl Validator {
             );
         }
         let parent_level = if parent.is_empty() {
-            Some(LevelCode { bytes: [0; 4], len: 0 })
+            Some(LevelCode { bytes: [0; 4], len: 0, inst: NONE })
         } else {
             match self.hl_levels.get(parent) {
-                Some(l) => Some(l),
+                Some(l) => {
+                    // The mapping sees the hierarchy nested: this level under its parent's instance.
+                    let this = &mut self.tree.instances[inst as usize];
+                    if this.first + 1 == number && l.inst != NONE {
+                        this.parent = l.inst;
+                    }
+                    Some(l)
+                }
                 None => {
                     out.push(
                         Diagnostic::error(
@@ -152,7 +174,8 @@ impl Validator {
                 }
             }
         }
-        self.hl_levels.insert(id, level);
+        let own = if self.tree.instances[inst as usize].first + 1 == number { inst } else { NONE };
+        self.hl_levels.insert(id, level, own);
     }
 }
 
@@ -169,6 +192,8 @@ struct HierarchyIds {
 struct LevelCode {
     bytes: [u8; 4],
     len: u8,
+    /// The loop instance the level's segment opened ([`NONE`] when it opened none).
+    inst: u32,
 }
 
 impl LevelCode {
@@ -198,9 +223,9 @@ impl HierarchyIds {
         }
     }
 
-    fn insert(&mut self, id: &[u8], level: &[u8]) {
+    fn insert(&mut self, id: &[u8], level: &[u8], inst: u32) {
         let len = level.len().min(4);
-        let mut code = LevelCode { bytes: [0; 4], len: len as u8 };
+        let mut code = LevelCode { bytes: [0; 4], len: len as u8, inst };
         for (d, s) in code.bytes.iter_mut().zip(level) {
             *d = *s;
         }
@@ -214,6 +239,113 @@ impl HierarchyIds {
             None => {
                 self.named.insert(id.to_vec(), code);
             }
+        }
+    }
+}
+
+/// No instance.
+pub const NONE: u32 = u32::MAX;
+
+/// The loop instances of one set as the validator placed its segments: the shape mappings walk.
+///
+/// Instance 0 is the set itself. Each later instance is one iteration of a loop, with its parent; a
+/// hierarchy (856 HL, DESADV CPS) is nested by its parent ids, so an order's HL sits under its
+/// shipment's. Segments that could not be placed belong to no instance.
+#[derive(Debug, Default)]
+pub struct Tree {
+    instances: Vec<Instance>,
+    owner: Vec<u32>,
+    /// Children and segments of each instance, in order (offsets into `children` / `segs`).
+    child_start: Vec<u32>,
+    children: Vec<u32>,
+    seg_start: Vec<u32>,
+    segs: Vec<u32>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Instance {
+    /// The loop's name packed by [`name_key`] (`N1`, `HL`, `SG2`).
+    pub name: u64,
+    pub parent: u32,
+    /// Index of the loop's first segment in the set.
+    pub first: u32,
+}
+
+/// A loop name (up to 8 bytes) as one comparable number.
+pub fn name_key(name: &str) -> u64 {
+    name.bytes().take(8).fold(0u64, |k, b| (k << 8) | u64::from(b))
+}
+
+impl Tree {
+    fn clear(&mut self, segments: usize) {
+        self.instances.clear();
+        self.instances.push(Instance { name: 0, parent: NONE, first: 0 });
+        self.owner.clear();
+        self.owner.resize(segments, NONE);
+    }
+
+    fn open(&mut self, node: &LoopNode, parent: u32, first: u32) -> u32 {
+        self.instances.push(Instance { name: name_key(&node.name), parent, first });
+        self.instances.len() as u32 - 1
+    }
+
+    /// Builds the child and segment lists (a counting sort each).
+    fn finish(&mut self) {
+        let n = self.instances.len();
+        fill_csr(n, self.instances.iter().skip(1).map(|i| i.parent), &mut self.child_start, &mut self.children, 1);
+        fill_csr(n, self.owner.iter().copied(), &mut self.seg_start, &mut self.segs, 0);
+    }
+
+    pub fn instance(&self, i: u32) -> &Instance {
+        &self.instances[i as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.instances.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+
+    /// The loop instances directly inside instance `i`, in order.
+    #[inline]
+    pub fn children(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        &self.children[self.child_start[i] as usize..self.child_start[i + 1] as usize]
+    }
+
+    /// Indexes of the segments directly inside instance `i` (not in its child loops), in order.
+    #[inline]
+    pub fn segments(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        &self.segs[self.seg_start[i] as usize..self.seg_start[i + 1] as usize]
+    }
+
+    /// The instance a segment was placed in.
+    pub fn owner(&self, segment: usize) -> u32 {
+        self.owner.get(segment).copied().unwrap_or(NONE)
+    }
+}
+
+/// Groups `items` (the key of each; `NONE` skipped) by key into `start`/`out`: the items of key k are
+/// `out[start[k]..start[k + 1]]`, as indexes (plus `base`) in their original order.
+fn fill_csr(keys: usize, items: impl Iterator<Item = u32> + Clone, start: &mut Vec<u32>, out: &mut Vec<u32>, base: u32) {
+    start.clear();
+    start.resize(keys + 1, 0);
+    for k in items.clone().filter(|&k| k != NONE) {
+        start[k as usize + 1] += 1;
+    }
+    for k in 0..keys {
+        start[k + 1] += start[k];
+    }
+    out.clear();
+    out.resize(start[keys] as usize, 0);
+    let mut next = start.clone();
+    for (i, k) in items.enumerate() {
+        if k != NONE {
+            out[next[k as usize] as usize] = i as u32 + base;
+            next[k as usize] += 1;
         }
     }
 }
@@ -238,7 +370,15 @@ fn expected_here(stack: &[Frame<'_>]) -> String {
 ///
 /// When placing the segment at the top level would skip a mandatory segment that comes later in the set,
 /// the segment itself is out of sequence (CNT before UNS), and nothing is skipped.
-fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, later: &dyn Fn(u32) -> bool, out: &mut Vec<Diagnostic>) -> Option<usize> {
+fn place(
+    stack: &mut Vec<Frame<'_>>,
+    t: u32,
+    seg: &Segment<'_>,
+    number: u32,
+    later: &dyn Fn(u32) -> bool,
+    tree: &mut Tree,
+    out: &mut Vec<Diagnostic>,
+) -> Option<usize> {
     let mut found = None;
     'levels: for level in (0..stack.len()).rev() {
         let f = &stack[level];
@@ -287,7 +427,9 @@ fn place(stack: &mut Vec<Frame<'_>>, t: u32, seg: &Segment<'_>, number: u32, lat
     match child {
         Node::Segment(s) => Some(s.def),
         Node::Loop(l) => {
-            stack.push(Frame { node: l, idx: 0, count: 1 });
+            let parent = stack.last().expect("frame").inst;
+            let inst = tree.open(l, parent, number - 1);
+            stack.push(Frame { node: l, idx: 0, count: 1, inst });
             match &l.children[0] {
                 Node::Segment(s) => Some(s.def),
                 Node::Loop(_) => None,

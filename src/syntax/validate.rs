@@ -6,8 +6,8 @@
 use super::diag::{Diagnostic, Level, Location, Problem, Severity};
 use super::envelope::{GroupHeader, InterchangeHeader, SetHeader, Standard};
 use super::reader::{Item, Limits, Reader, TransactionSet};
-use super::spec::{standards, DocumentSpec};
-use super::structure::Validator;
+use super::spec::{standards, DocumentSpec, VersionSpec};
+use super::structure::{Tree, Validator};
 use serde::Serialize;
 use std::io::{self, Read};
 
@@ -152,16 +152,25 @@ pub struct Context<'a> {
 
 /// Validates everything in `src`.
 pub fn validate<R: Read>(src: R, opts: Options) -> io::Result<Report> {
-    validate_with(src, opts, |_| {}, |_, _| {})
+    validate_with(src, opts, |_| {}, |_, _, _| {})
+}
+
+/// A set whose structure was checked: its document, version and loop instances.
+#[derive(Clone, Copy)]
+pub struct Checked<'a> {
+    pub version: &'static VersionSpec,
+    pub doc: &'static DocumentSpec,
+    pub tree: &'a Tree,
 }
 
 /// Validates everything in `src`, calling `progress` with the bytes read so far after each event and
-/// `on_set` with each set and its diagnostics (envelope and structure) while its segments are in memory.
+/// `on_set` with each set, its diagnostics (envelope and structure) and, when its structure is known,
+/// what it was checked against, while its segments are in memory.
 pub fn validate_with<R: Read>(
     src: R,
     opts: Options,
     mut progress: impl FnMut(u64),
-    mut on_set: impl FnMut(&TransactionSet<'_>, &[Diagnostic]),
+    mut on_set: impl FnMut(&TransactionSet<'_>, &[Diagnostic], Option<Checked<'_>>),
 ) -> io::Result<Report> {
     let mut reader = Reader::with_limits(src, opts.limits);
     let mut report = Report::default();
@@ -189,8 +198,8 @@ pub fn validate_with<R: Read>(
                 set_diags.clear();
                 set_diags.extend_from_slice(diags);
                 let checked = check_structure(&set, &mut validator, &mut set_diags);
-                let name = checked.map(|doc| doc.name.clone());
-                on_set(&set, &set_diags);
+                let name = checked.map(|(_, doc)| doc.name.clone());
+                on_set(&set, &set_diags, checked.map(|(version, doc)| Checked { version, doc, tree: validator.tree() }));
                 let rejected = set_diags.iter().any(Diagnostic::is_error);
                 let Some(ic) = report.interchanges.last_mut() else { continue };
                 if set.group.is_none() && ic.groups.last().is_none_or(|g| g.header.is_some() || g.trailer) {
@@ -285,7 +294,7 @@ pub fn check_structure(
     set: &TransactionSet<'_>,
     validator: &mut Validator,
     out: &mut Vec<Diagnostic>,
-) -> Option<&'static DocumentSpec> {
+) -> Option<(&'static VersionSpec, &'static DocumentSpec)> {
     let std = set.standard();
     let h = &set.header;
     let Some(version) = standards().version(std, &h.version) else {
@@ -306,7 +315,7 @@ pub fn check_structure(
         return None;
     };
     validator.validate(set, &version.dictionary, doc, out);
-    Some(doc)
+    Some((version, doc))
 }
 
 fn header_id(std: Standard) -> &'static [u8] {

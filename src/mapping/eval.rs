@@ -1,0 +1,1029 @@
+//! Inbound evaluation: a compiled mapping read over one transaction set, straight into the typed
+//! canonical document.
+//!
+//! There is no intermediate tree: the mapping is presented to serde as a `Deserializer`, so each field
+//! is looked up in the set only when the document type asks for it, and values are handed over as
+//! borrowed slices of the input wherever no transformation was needed. A value that does not fit its
+//! field (a date that is no date, a code with no translation) fails with the canonical field, the
+//! segment and element it came from and the mapping rule that read it.
+
+use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Rule, Src, StepKind, Unmatched, ValueRule};
+use super::path::{Position, Test};
+use crate::model::{Document, Provenance};
+use crate::syntax::reader::TransactionSet;
+use crate::syntax::segment::{Element, Segment};
+use crate::syntax::structure::Tree;
+use crate::syntax::types::DataType;
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+
+/// A value that could not become part of the canonical document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapError {
+    /// The canonical field, `lines[2].quantity.value` (empty for the document itself).
+    pub field: String,
+    pub message: String,
+    /// The EDI element the value came from.
+    pub source: Option<Hit>,
+    /// The mapping rule that read it.
+    pub rule: Option<Origin>,
+}
+
+impl std::error::Error for MapError {}
+
+impl fmt::Display for MapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.message)?;
+        } else {
+            write!(f, "{}: {}", self.field, self.message)?;
+        }
+        if let Some(h) = &self.source {
+            write!(f, " (segment {} {}{} = {:?})", h.segment, h.id, h.position, h.value)?;
+        }
+        if let Some(o) = &self.rule {
+            write!(f, " [rule at {o}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl MapError {
+    fn new(message: impl Into<String>) -> MapError {
+        MapError { field: String::new(), message: message.into(), source: None, rule: None }
+    }
+
+    /// Prefixes the canonical field (errors bubble up from the leaf).
+    fn within(mut self, part: &str) -> MapError {
+        self.field = if self.field.is_empty() {
+            part.to_string()
+        } else if self.field.starts_with('[') {
+            format!("{part}{}", self.field)
+        } else {
+            format!("{part}.{}", self.field)
+        };
+        self
+    }
+}
+
+impl de::Error for MapError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        MapError::new(msg.to_string())
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        MapError::new(format!("required field {field:?} is missing")).within(field)
+    }
+}
+
+/// Where a canonical value came from: segment number (1 = ST/UNH), id, element position, raw value.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Hit {
+    pub segment: u32,
+    pub id: String,
+    /// `03`, `02-1`.
+    pub position: String,
+    pub value: String,
+}
+
+/// One line of a mapping trace: a canonical field and what filled it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TraceLine {
+    pub field: String,
+    pub value: String,
+    /// None for constants and defaults.
+    pub source: Option<Hit>,
+    /// The path or constant of the rule.
+    pub rule: String,
+    pub origin: String,
+}
+
+/// What a trace collected: every filled field, and every element read.
+#[derive(Default, Debug)]
+pub struct Trace {
+    pub lines: Vec<TraceLine>,
+    /// (segment index, element, component) of every element a rule read or tested.
+    pub used: Vec<(u32, u16, Option<u16>)>,
+    stack: Vec<String>,
+}
+
+/// Evaluation context of one set.
+pub struct Cx<'x> {
+    set: &'x TransactionSet<'x>,
+    tree: &'x Tree,
+    trace: Option<RefCell<Trace>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Scope {
+    Inst(u32),
+    Seg(u32),
+}
+
+/// A value ready for the document, with where it came from.
+#[derive(Debug)]
+struct Got<'x> {
+    leaf: Leaf<'x>,
+    hit: Option<(u32, Position)>,
+    rule: &'x ValueRule,
+}
+
+#[derive(Debug)]
+enum Leaf<'x> {
+    Text(Cow<'x, str>),
+    DateTime { date: String, time: Option<String>, zone: Option<String> },
+}
+
+impl<'x> Leaf<'x> {
+    fn as_text(&self) -> String {
+        match self {
+            Leaf::Text(t) => t.to_string(),
+            Leaf::DateTime { date, time, zone } => {
+                let mut s = date.clone();
+                if let Some(t) = time {
+                    s.push('T');
+                    s.push_str(t);
+                }
+                if let Some(z) = zone {
+                    s.push(' ');
+                    s.push_str(z);
+                }
+                s
+            }
+        }
+    }
+}
+
+/// Translates one set with a compiled inbound mapping.
+pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<Document, MapError> {
+    let cx = Cx { set, tree, trace: None };
+    cx.document(map, provenance)
+}
+
+/// Translates one set and records, for every canonical field, the element that filled it.
+pub fn translate_traced(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> (Result<Document, MapError>, Trace) {
+    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())) };
+    let doc = cx.document(map, provenance);
+    (doc, cx.trace.expect("tracing").into_inner())
+}
+
+impl<'x> Cx<'x> {
+    fn document(&self, map: &'x Inbound, provenance: &'x Provenance) -> Result<Document, MapError> {
+        use super::DocKind::*;
+        let de = ObjDe { cx: self, obj: &map.root, scope: Scope::Inst(0), provenance: Some(provenance) };
+        Ok(match map.kind {
+            PurchaseOrder => Document::PurchaseOrder(Deserialize::deserialize(de)?),
+            OrderConfirmation => Document::OrderConfirmation(Deserialize::deserialize(de)?),
+            ShipNotice => Document::ShipNotice(Deserialize::deserialize(de)?),
+            Invoice => Document::Invoice(Deserialize::deserialize(de)?),
+        })
+    }
+
+    #[inline]
+    fn seg(&self, i: u32) -> Segment<'x> {
+        self.set.segment(i as usize)
+    }
+
+    fn note_used(&self, seg: u32, at: Position) {
+        if let Some(t) = &self.trace {
+            t.borrow_mut().used.push((seg, at.element, at.component));
+        }
+    }
+
+    fn cond_ok(&self, seg: u32, conds: &[RCond]) -> bool {
+        if conds.is_empty() {
+            return true;
+        }
+        let s = self.seg(seg);
+        conds.iter().all(|c| {
+            self.note_used(seg, c.at);
+            let v = element_at(&s, c.at).map(|e| trim_bytes(e.as_bytes())).unwrap_or(b"");
+            match &c.test {
+                Test::Present => !v.is_empty(),
+                Test::OneOf(vals) => vals.iter().any(|x| x.as_bytes() == v),
+                Test::NoneOf(vals) => !v.is_empty() && !vals.iter().any(|x| x.as_bytes() == v),
+            }
+        })
+    }
+
+    /// Calls `f` on each scope the path's steps reach from `scope`, in document order, until it
+    /// returns true (then returns true).
+    fn walk(&self, steps: &[super::RStep], scope: Scope, f: &mut dyn FnMut(Scope) -> bool) -> bool {
+        let Some((step, rest)) = steps.split_first() else { return f(scope) };
+        match (step.kind, scope) {
+            (StepKind::This, Scope::Seg(s)) => self.cond_ok(s, &step.conds) && self.walk(rest, scope, f),
+            (StepKind::Loop(key), Scope::Inst(i)) => {
+                for &c in self.tree.children(i) {
+                    let inst = self.tree.instance(c);
+                    if inst.name == key && self.cond_ok(inst.first, &step.conds) && self.walk(rest, Scope::Inst(c), f) {
+                        return true;
+                    }
+                }
+                false
+            }
+            (StepKind::Segment(tag), Scope::Inst(i)) => {
+                for &s in self.tree.segments(i) {
+                    if self.seg(s).tag() == tag && self.cond_ok(s, &step.conds) && self.walk(rest, Scope::Seg(s), f) {
+                        return true;
+                    }
+                }
+                false
+            }
+            (StepKind::Trigger(key, tag), Scope::Inst(i)) => {
+                for &c in self.tree.children(i) {
+                    let inst = self.tree.instance(c);
+                    if inst.name == key && self.seg(inst.first).tag() == tag && self.cond_ok(inst.first, &step.conds) && self.walk(rest, Scope::Seg(inst.first), f) {
+                        return true;
+                    }
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn start(&self, p: &RPath, scope: Scope) -> Scope {
+        if p.absolute {
+            Scope::Inst(0)
+        } else {
+            scope
+        }
+    }
+
+    fn exists(&self, p: &RPath, scope: Scope) -> bool {
+        self.walk(&p.steps, self.start(p, scope), &mut |s| match (&p.read, s) {
+            (RRead::Nothing, _) => true,
+            (_, Scope::Seg(seg)) => self.read(p, seg).is_some(),
+            _ => false,
+        })
+    }
+
+    fn matches(&self, p: &RPath, scope: Scope) -> Vec<Scope> {
+        let mut out = Vec::new();
+        self.walk(&p.steps, self.start(p, scope), &mut |s| {
+            out.push(s);
+            false
+        });
+        out
+    }
+
+    /// The element a path reads in segment `seg`, when present and non-empty.
+    fn read(&self, p: &RPath, seg: u32) -> Option<(Element<'x>, Position)> {
+        let s = self.seg(seg);
+        let (el, at) = match &p.read {
+            RRead::Nothing => return None,
+            RRead::Element { at, .. } => (element_at(&s, *at)?, *at),
+            RRead::Pair { first, last, qualifier } => {
+                let mut k = *first;
+                loop {
+                    if k >= *last {
+                        return None;
+                    }
+                    if trim_bytes(s.get(k as usize)) == qualifier.as_bytes() {
+                        let at = Position { element: k + 1, component: None };
+                        self.note_used(seg, Position { element: k, component: None });
+                        break (s.element(k as usize + 1)?, at);
+                    }
+                    k += 2;
+                }
+            }
+        };
+        self.note_used(seg, at);
+        if trim_bytes(el.as_bytes()).is_empty() {
+            return None;
+        }
+        Some((el, at))
+    }
+
+    fn first(&self, p: &RPath, scope: Scope) -> Option<(u32, Element<'x>, Position)> {
+        let mut found = None;
+        self.walk(&p.steps, self.start(p, scope), &mut |s| {
+            if let Scope::Seg(seg) = s {
+                if let Some((el, at)) = self.read(p, seg) {
+                    found = Some((seg, el, at));
+                    return true;
+                }
+            }
+            false
+        });
+        found
+    }
+
+    /// A rule's value in `scope`: `None` when nothing is there.
+    fn value(&self, rule: &'x ValueRule, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
+        if let Some(w) = &rule.when {
+            if !self.exists(w, scope) {
+                return Ok(None);
+            }
+        }
+        for src in &rule.sources {
+            match src {
+                Src::Const(c) => return self.finish(rule, Cow::Borrowed(c.as_str()), None, scope).map(Some),
+                Src::Path(p) => {
+                    if let Some((seg, el, at)) = self.first(p, scope) {
+                        return self.from_element(rule, p, seg, el, at, scope);
+                    }
+                }
+            }
+        }
+        match &rule.default {
+            Some(d) => self.finish(rule, Cow::Borrowed(d.as_str()), None, scope).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every value a rule's first path matches (arrays of scalars).
+    fn values(&self, rule: &'x ValueRule, scope: Scope, out: &mut Vec<Got<'x>>) -> Result<(), MapError> {
+        if let Some(w) = &rule.when {
+            if !self.exists(w, scope) {
+                return Ok(());
+            }
+        }
+        let before = out.len();
+        for src in &rule.sources {
+            match src {
+                Src::Const(c) => out.push(self.finish(rule, Cow::Borrowed(c.as_str()), None, scope)?),
+                Src::Path(p) => {
+                    for s in self.matches(p, scope) {
+                        if let Scope::Seg(seg) = s {
+                            if let Some((el, at)) = self.read(p, seg) {
+                                if let Some(g) = self.from_element(rule, p, seg, el, at, scope)? {
+                                    out.push(g);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if out.len() == before {
+            if let Some(d) = &rule.default {
+                out.push(self.finish(rule, Cow::Borrowed(d.as_str()), None, scope)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn from_element(&self, rule: &'x ValueRule, p: &RPath, seg: u32, el: Element<'x>, at: Position, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
+        let text = trim_cow(el.text());
+        let hit = Some((seg, at));
+        let fail = |m: String| Err(self.error_at(rule, seg, at, &text, m));
+        let ty = match &p.read {
+            RRead::Element { ty, .. } => Some(*ty),
+            _ => None,
+        };
+        // Codes and cross-references first: they work on the value as sent.
+        let mut text = text.clone();
+        for table in [&rule.codes, &rule.xref].into_iter().flatten() {
+            match table.entries.get(text.as_ref()) {
+                Some(v) => text = Cow::Owned(v.clone()),
+                None => match rule.unmatched {
+                    _ if table.entries.is_empty() => {}
+                    Unmatched::Error if rule.default.is_some() => text = Cow::Borrowed(rule.default.as_deref().unwrap_or_default()),
+                    Unmatched::Keep => {}
+                    Unmatched::Drop => return Ok(None),
+                    Unmatched::Error => {
+                        let mut known: Vec<&String> = table.entries.keys().collect();
+                        known.sort();
+                        let shown = if known.len() > 20 { format!("{} entries", known.len()) } else { known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") };
+                        return fail(format!("{:?} is not in {} {:?} (defined at {}; it has {shown})", text, if std::ptr::eq(table, rule.codes.as_ref().unwrap_or(table)) { "code list" } else { "cross-reference" }, table.name, table.origin));
+                    }
+                },
+            }
+        }
+        let dtm_format = match &p.read {
+            RRead::Element { dtm: true, .. } => {
+                let s = self.seg(seg);
+                element_at(&s, Position { element: 1, component: Some(3) }).map(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            }
+            _ => None,
+        };
+        let format = rule.format.as_deref().or(dtm_format.as_deref());
+        let leaf = match rule.as_ {
+            As::Text => Leaf::Text(text),
+            As::Decimal => match decimal(&text, ty, self.set_decimal_mark()) {
+                Ok(d) => Leaf::Text(d),
+                Err(m) => return fail(m),
+            },
+            As::Date => match date(&text, format) {
+                Ok((d, _)) => Leaf::Text(Cow::Owned(d)),
+                Err(m) => return fail(m),
+            },
+            As::Time => match time(&text) {
+                Ok(t) => Leaf::Text(Cow::Owned(t)),
+                Err(m) => return fail(m),
+            },
+            As::DateTime => {
+                let (d, mut t) = match date(&text, format) {
+                    Ok(x) => x,
+                    Err(m) => return fail(m),
+                };
+                if let Some(tp) = &rule.time {
+                    if let Some((ts, tel, tat)) = self.first(tp, scope) {
+                        let tt = trim_cow(tel.text());
+                        match time(&tt) {
+                            Ok(x) => t = Some(x),
+                            Err(m) => return Err(self.error_at(rule, ts, tat, &tt, m)),
+                        }
+                    }
+                }
+                let zone = rule.zone.as_ref().and_then(|zp| self.first(zp, scope)).map(|(_, z, _)| trim_cow(z.text()).into_owned());
+                Leaf::DateTime { date: d, time: t, zone }
+            }
+        };
+        Ok(Some(Got { leaf, hit, rule }))
+    }
+
+    fn set_decimal_mark(&self) -> u8 {
+        self.set.segment(0).delimiters().decimal
+    }
+
+    /// A constant or default, transformed like a read value (so `const = "20240101"` with `as = "date"` works).
+    fn finish(&self, rule: &'x ValueRule, text: Cow<'x, str>, _hit: Option<(u32, Position)>, _scope: Scope) -> Result<Got<'x>, MapError> {
+        let leaf = match rule.as_ {
+            As::Date => Leaf::Text(Cow::Owned(date(&text, rule.format.as_deref()).map_err(|m| self.rule_error(rule, m))?.0)),
+            As::Time => Leaf::Text(Cow::Owned(time(&text).map_err(|m| self.rule_error(rule, m))?)),
+            As::DateTime => {
+                let (date, time) = date(&text, rule.format.as_deref()).map_err(|m| self.rule_error(rule, m))?;
+                Leaf::DateTime { date, time, zone: None }
+            }
+            _ => Leaf::Text(text),
+        };
+        Ok(Got { leaf, hit: None, rule })
+    }
+
+    fn rule_error(&self, rule: &ValueRule, m: String) -> MapError {
+        MapError { field: String::new(), message: m, source: None, rule: Some(rule.origin.clone()) }
+    }
+
+    fn hit(&self, seg: u32, at: Position, value: &str) -> Hit {
+        let s = self.seg(seg);
+        Hit { segment: seg + 1, id: s.id_str().to_string(), position: at.to_string(), value: value.to_string() }
+    }
+
+    fn error_at(&self, rule: &ValueRule, seg: u32, at: Position, value: &str, m: String) -> MapError {
+        MapError { field: String::new(), message: m, source: Some(self.hit(seg, at, value)), rule: Some(rule.origin.clone()) }
+    }
+
+    /// Whether an object would have any field at all in `scope` (empty optional objects are left out).
+    fn produces(&self, obj: &'x Obj, scope: Scope) -> bool {
+        if obj.when.as_ref().is_some_and(|w| !self.exists(w, scope)) {
+            return false;
+        }
+        obj.fields.iter().any(|f| match &f.rule {
+            Rule::Value(v) => !matches!(self.value(v, scope), Ok(None)),
+            Rule::Object(o) => self.produces(o, scope),
+            Rule::Array(entries) => entries.iter().any(|e| self.entry_produces(e, scope)),
+        })
+    }
+
+    fn entry_produces(&self, e: &'x Entry, scope: Scope) -> bool {
+        let here = |s: Scope| match &e.body {
+            Body::Object(o) => e.each.is_some() || self.produces(o, s),
+            Body::Value(v) => {
+                let mut out = Vec::new();
+                !matches!(self.values(v, s, &mut out), Ok(())) || !out.is_empty()
+            }
+        };
+        match &e.each {
+            Some(p) => self.matches(p, scope).into_iter().any(|s| e.when.as_ref().is_none_or(|w| self.exists(w, s)) && here(s)),
+            None => e.when.as_ref().is_none_or(|w| self.exists(w, scope)) && here(scope),
+        }
+    }
+
+    fn record(&self, got: &Got<'x>) {
+        let Some(t) = &self.trace else { return };
+        let mut t = t.borrow_mut();
+        let field = t.stack.join(".").replace(".[", "[");
+        let value = got.leaf.as_text();
+        let source = got.hit.map(|(seg, at)| {
+            let s = self.seg(seg);
+            let raw = element_at(&s, at).map(|e| trim_cow(e.text()).into_owned()).unwrap_or_default();
+            self.hit(seg, at, &raw)
+        });
+        let rule = got
+            .rule
+            .sources
+            .iter()
+            .map(|s| match s {
+                Src::Path(p) => p.text.clone(),
+                Src::Const(c) => format!("const {c:?}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+        t.lines.push(TraceLine { field, value, source, rule, origin: got.rule.origin.to_string() });
+    }
+
+    fn push(&self, part: String) {
+        if let Some(t) = &self.trace {
+            t.borrow_mut().stack.push(part);
+        }
+    }
+
+    fn pop(&self) {
+        if let Some(t) = &self.trace {
+            t.borrow_mut().stack.pop();
+        }
+    }
+}
+
+fn element_at<'a>(s: &Segment<'a>, at: Position) -> Option<Element<'a>> {
+    let el = s.element(at.element as usize)?;
+    match at.component {
+        None => Some(el.components().next().unwrap_or(el)),
+        Some(c) => el.component(c as usize),
+    }
+}
+
+fn trim_bytes(b: &[u8]) -> &[u8] {
+    let end = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
+    let start = b[..end].iter().position(|&c| c != b' ').unwrap_or(end);
+    &b[start..end]
+}
+
+fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
+    match c {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim_matches(' ')),
+        Cow::Owned(s) if s.starts_with(' ') || s.ends_with(' ') => Cow::Owned(s.trim_matches(' ').to_string()),
+        Cow::Owned(s) => Cow::Owned(s),
+    }
+}
+
+/// A number as the canonical document writes it: `.` as decimal mark, implied decimals (X12 Nn) placed.
+fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Cow<'x, str>, String> {
+    let t = text.as_ref();
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && !s.ends_with('.') && !s.starts_with('.');
+    match ty {
+        Some(DataType::Numeric(n)) if n > 0 => {
+            let (neg, digits) = match t.strip_prefix('-') {
+                Some(d) => (true, d),
+                None => (false, t),
+            };
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("{t:?} is not a whole number (implied {n} decimals)"));
+            }
+            let n = n as usize;
+            let padded = format!("{digits:0>width$}", width = n + 1);
+            let (int, frac) = padded.split_at(padded.len() - n);
+            Ok(Cow::Owned(format!("{}{int}.{frac}", if neg { "-" } else { "" })))
+        }
+        _ if plain(t) && mark == b'.' => Ok(text.clone()),
+        _ => {
+            let mut s: String = t.chars().map(|c| if c == ',' && mark == b',' { '.' } else { c }).collect();
+            if let Some(rest) = s.strip_prefix('+') {
+                s = rest.to_string();
+            }
+            if s.ends_with('.') {
+                s.pop();
+            }
+            if s.starts_with('.') || s.starts_with("-.") {
+                s = s.replacen('.', "0.", 1);
+            }
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') || s.matches('.').count() > 1 {
+                return Err(format!("{t:?} is not a decimal number"));
+            }
+            Ok(Cow::Owned(s))
+        }
+    }
+}
+
+/// A date (and the time the same value holds) as ISO 8601 text.
+fn date(t: &str, format: Option<&str>) -> Result<(String, Option<String>), String> {
+    let digits = t.bytes().all(|b| b.is_ascii_digit());
+    let fmt = match format {
+        Some(f) => f,
+        None => match t.len() {
+            6 => "YYMMDD",
+            8 => "CCYYMMDD",
+            12 => "203",
+            14 => "204",
+            _ => return Err(format!("{t:?} is not a date (expected CCYYMMDD, YYMMDD or CCYYMMDDHHMM)")),
+        },
+    };
+    let (d, rest) = match fmt {
+        "CCYYMMDD" | "102" if t.len() == 8 => (t.to_string(), None),
+        "YYMMDD" | "101" if t.len() == 6 => {
+            // The X12 century window: 00-49 → 20xx, 50-99 → 19xx.
+            let yy: u32 = t[..2].parse().map_err(|_| format!("{t:?} is not a date (YYMMDD)"))?;
+            (format!("{}{t}", if yy < 50 { "20" } else { "19" }), None)
+        }
+        "203" if t.len() == 12 => (t[..8].to_string(), Some(&t[8..])),
+        "204" if t.len() == 14 => (t[..8].to_string(), Some(&t[8..])),
+        _ => return Err(format!("{t:?} does not match date format {fmt}")),
+    };
+    if !digits {
+        return Err(format!("{t:?} is not a date (digits only)"));
+    }
+    let (y, m, dd) = (d[..4].parse::<i32>().unwrap_or(0), d[4..6].parse::<u32>().unwrap_or(0), d[6..8].parse::<u32>().unwrap_or(0));
+    if chrono::NaiveDate::from_ymd_opt(y, m, dd).is_none() {
+        return Err(format!("{t:?} is not a calendar date"));
+    }
+    let time = match rest {
+        Some(r) => Some(time(r)?),
+        None => None,
+    };
+    Ok((format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..8]), time))
+}
+
+/// `HHMM`, `HHMMSS`, `HHMMSSd..` as `HH:MM:SS`.
+fn time(t: &str) -> Result<String, String> {
+    if t.len() < 4 || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{t:?} is not a time (HHMM or HHMMSS)"));
+    }
+    let (h, m) = (&t[..2], &t[2..4]);
+    let s = if t.len() >= 6 { &t[4..6] } else { "00" };
+    if h > "23" || m > "59" || s > "59" {
+        return Err(format!("{t:?} is not a time of day"));
+    }
+    Ok(format!("{h}:{m}:{s}"))
+}
+
+// ---- serde: the mapping as a Deserializer ----
+
+struct ObjDe<'c, 'x> {
+    cx: &'c Cx<'x>,
+    obj: &'x Obj,
+    scope: Scope,
+    /// The document's provenance, given to the root object.
+    provenance: Option<&'x Provenance>,
+}
+
+impl<'de, 'c, 'x> de::Deserializer<'de> for ObjDe<'c, 'x> {
+    type Error = MapError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        let obj = self.obj;
+        let out = visitor.visit_map(ObjAccess { cx: self.cx, obj, scope: self.scope, next: 0, pending: None, provenance: self.provenance });
+        // Say which rule should have filled a missing field.
+        out.map_err(|e| match obj.fields.iter().find(|f| e.field == f.name && e.message.contains("is missing")) {
+            Some(f) if e.rule.is_none() => {
+                let what = match &f.rule {
+                    Rule::Value(v) => v.sources.iter().filter_map(|s| if let Src::Path(p) = s { Some(p.text.clone()) } else { None }).collect::<Vec<_>>().join(" or "),
+                    _ => "its rules".to_string(),
+                };
+                MapError { message: format!("required, but {what} found nothing"), rule: Some(f.origin.clone()), ..e }
+            }
+            _ if e.message.contains("is missing") && e.rule.is_none() && !e.field.contains('.') && !e.field.contains('[') => {
+                MapError { message: format!("required, but the mapping has no rule for it (add `{} = ...`)", e.field), ..e }
+            }
+            _ => e,
+        })
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        visitor.visit_some(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+enum Pending<'x> {
+    Leaf(Got<'x>),
+    Obj(&'x Obj),
+    Array(&'x [Entry]),
+    Provenance(&'x Provenance),
+}
+
+struct ObjAccess<'c, 'x> {
+    cx: &'c Cx<'x>,
+    obj: &'x Obj,
+    scope: Scope,
+    next: usize,
+    pending: Option<(&'x str, Pending<'x>)>,
+    provenance: Option<&'x Provenance>,
+}
+
+impl<'de, 'c, 'x> MapAccess<'de> for ObjAccess<'c, 'x> {
+    type Error = MapError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, MapError> {
+        if let Some(p) = self.provenance.take() {
+            self.pending = Some(("provenance", Pending::Provenance(p)));
+            return seed.deserialize("provenance".into_deserializer()).map(Some);
+        }
+        while let Some(f) = self.obj.fields.get(self.next) {
+            self.next += 1;
+            let pending = match &f.rule {
+                Rule::Value(v) => match self.cx.value(v, self.scope).map_err(|e| e.within(&f.name))? {
+                    Some(g) => Pending::Leaf(g),
+                    None => continue,
+                },
+                Rule::Object(o) => {
+                    if !self.cx.produces(o, self.scope) {
+                        continue;
+                    }
+                    Pending::Obj(o)
+                }
+                Rule::Array(entries) => Pending::Array(entries),
+            };
+            self.pending = Some((f.name.as_str(), pending));
+            return seed.deserialize(f.name.as_str().into_deserializer()).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, MapError> {
+        let (name, pending) = self.pending.take().ok_or_else(|| MapError::new("value without key"))?;
+        self.cx.push(name.to_string());
+        let out = match pending {
+            Pending::Leaf(g) => {
+                self.cx.record(&g);
+                seed.deserialize(LeafDe { got: g, cx: self.cx })
+            }
+            Pending::Obj(o) => seed.deserialize(ObjDe { cx: self.cx, obj: o, scope: self.scope, provenance: None }),
+            Pending::Array(entries) => {
+                let items = collect(self.cx, entries, self.scope).map_err(|e| e.within(name))?;
+                seed.deserialize(SeqDe { cx: self.cx, items: items.into_iter(), index: 0 })
+            }
+            Pending::Provenance(p) => seed.deserialize(ProvenanceDe(p)),
+        };
+        self.cx.pop();
+        out.map_err(|e| e.within(name))
+    }
+}
+
+enum Item<'x> {
+    Obj(&'x Obj, Scope),
+    Leaf(Got<'x>),
+}
+
+fn collect<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope) -> Result<Vec<Item<'x>>, MapError> {
+    let mut items = Vec::new();
+    for e in entries {
+        let scopes = match &e.each {
+            Some(p) => cx.matches(p, scope),
+            None => vec![scope],
+        };
+        for s in scopes {
+            if let Some(w) = &e.when {
+                if !cx.exists(w, s) {
+                    continue;
+                }
+            }
+            match &e.body {
+                Body::Object(o) => {
+                    if e.each.is_some() || cx.produces(o, s) {
+                        items.push(Item::Obj(o, s));
+                    }
+                }
+                Body::Value(v) => {
+                    let mut got = Vec::new();
+                    cx.values(v, s, &mut got)?;
+                    items.extend(got.into_iter().map(Item::Leaf));
+                }
+            }
+        }
+    }
+    Ok(items)
+}
+
+struct SeqDe<'c, 'x> {
+    cx: &'c Cx<'x>,
+    items: std::vec::IntoIter<Item<'x>>,
+    index: usize,
+}
+
+impl<'de, 'c, 'x> de::Deserializer<'de> for SeqDe<'c, 'x> {
+    type Error = MapError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        visitor.visit_seq(self)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        visitor.visit_some(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de, 'c, 'x> SeqAccess<'de> for SeqDe<'c, 'x> {
+    type Error = MapError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, MapError> {
+        let Some(item) = self.items.next() else { return Ok(None) };
+        let i = self.index;
+        self.index += 1;
+        self.cx.push(format!("[{i}]"));
+        let out = match item {
+            Item::Obj(o, s) => seed.deserialize(ObjDe { cx: self.cx, obj: o, scope: s, provenance: None }),
+            Item::Leaf(g) => {
+                self.cx.record(&g);
+                seed.deserialize(LeafDe { got: g, cx: self.cx })
+            }
+        };
+        self.cx.pop();
+        out.map(Some).map_err(|e| e.within(&format!("[{i}]")))
+    }
+}
+
+struct LeafDe<'c, 'x> {
+    got: Got<'x>,
+    cx: &'c Cx<'x>,
+}
+
+impl<'c, 'x> LeafDe<'c, 'x> {
+    /// Puts the source and rule on an error a visitor raised about this value.
+    fn locate(&self, e: MapError) -> MapError {
+        if e.source.is_some() || e.rule.is_some() {
+            return e;
+        }
+        let value = self.got.leaf.as_text();
+        let source = self.got.hit.map(|(seg, at)| self.cx.hit(seg, at, &value));
+        let message = if source.is_none() { format!("{} (value {value:?})", e.message) } else { e.message };
+        MapError { message, source, rule: Some(self.got.rule.origin.clone()), ..e }
+    }
+
+    fn text(&self) -> &str {
+        match &self.got.leaf {
+            Leaf::Text(t) => t,
+            Leaf::DateTime { date, .. } => date,
+        }
+    }
+
+    fn integer<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        match self.text().parse::<i64>() {
+            Ok(n) if n >= 0 => visitor.visit_u64(n as u64).map_err(|e| self.locate(e)),
+            Ok(n) => visitor.visit_i64(n).map_err(|e| self.locate(e)),
+            Err(_) => Err(self.locate(MapError::new(format!("{:?} is not a whole number", self.text())))),
+        }
+    }
+}
+
+impl<'de, 'c, 'x> de::Deserializer<'de> for LeafDe<'c, 'x> {
+    type Error = MapError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        let r = match &self.got.leaf {
+            Leaf::Text(t) => visitor.visit_str(t),
+            Leaf::DateTime { date, time, zone } => {
+                let mut fields: Vec<(&'static str, String)> = vec![("date", date.clone())];
+                if let Some(t) = time {
+                    fields.push(("time", t.clone()));
+                }
+                if let Some(z) = zone {
+                    fields.push(("zone", z.clone()));
+                }
+                visitor.visit_map(PairsAccess { fields: fields.into_iter(), value: None })
+            }
+        };
+        r.map_err(|e| self.locate(e))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(self, _name: &'static str, variants: &'static [&'static str], visitor: V) -> Result<V::Value, MapError> {
+        let t = self.text().to_string();
+        visitor
+            .visit_enum(t.as_str().into_deserializer())
+            .map_err(|_: MapError| self.locate(MapError::new(format!("{t:?} is not one of {}", variants.join(", ")))))
+    }
+
+    fn deserialize_u8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
+        self.integer(v)
+    }
+    fn deserialize_u16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
+        self.integer(v)
+    }
+    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
+        self.integer(v)
+    }
+    fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
+        self.integer(v)
+    }
+    fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
+        self.integer(v)
+    }
+    fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
+        self.integer(v)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        match self.text() {
+            "true" | "Y" | "y" | "1" => visitor.visit_bool(true),
+            "false" | "N" | "n" | "0" => visitor.visit_bool(false),
+            t => Err(self.locate(MapError::new(format!("{t:?} is not true or false")))),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        i8 i16 i128 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// A small fixed map of text values (a DateTime's parts, the provenance).
+struct PairsAccess {
+    fields: std::vec::IntoIter<(&'static str, String)>,
+    value: Option<String>,
+}
+
+impl<'de> MapAccess<'de> for PairsAccess {
+    type Error = MapError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, MapError> {
+        match self.fields.next() {
+            Some((k, v)) => {
+                self.value = Some(v);
+                seed.deserialize(k.into_deserializer()).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, MapError> {
+        let v = self.value.take().unwrap_or_default();
+        seed.deserialize(TextDe(v))
+    }
+}
+
+/// A plain text value (for options, it is `Some`).
+struct TextDe(String);
+
+impl<'de> de::Deserializer<'de> for TextDe {
+    type Error = MapError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        visitor.visit_string(self.0)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        visitor.visit_some(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct ProvenanceDe<'x>(&'x Provenance);
+
+impl<'de, 'x> de::Deserializer<'de> for ProvenanceDe<'x> {
+    type Error = MapError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        let p = self.0;
+        let mut fields: Vec<(&'static str, String)> = Vec::with_capacity(8);
+        if let Some(x) = &p.partner {
+            fields.push(("partner", x.clone()));
+        }
+        fields.push(("standard", p.standard.clone()));
+        fields.push(("version", p.version.clone()));
+        fields.push(("document_type", p.document_type.clone()));
+        fields.push(("interchange_control_number", p.interchange_control_number.clone()));
+        if let Some(x) = &p.group_control_number {
+            fields.push(("group_control_number", x.clone()));
+        }
+        fields.push(("set_control_number", p.set_control_number.clone()));
+        if let Some(x) = &p.raw_id {
+            fields.push(("raw_id", x.clone()));
+        }
+        visitor.visit_map(PairsAccess { fields: fields.into_iter(), value: None })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple option
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_times_decimals() {
+        assert_eq!(date("20240311", None).unwrap().0, "2024-03-11");
+        assert_eq!(date("240311", None).unwrap().0, "2024-03-11");
+        assert_eq!(date("990311", Some("YYMMDD")).unwrap().0, "1999-03-11");
+        assert_eq!(date("202403190615", Some("203")).unwrap(), ("2024-03-19".into(), Some("06:15:00".into())));
+        assert!(date("20240230", None).unwrap_err().contains("calendar"));
+        assert!(date("2024031", None).is_err());
+        assert_eq!(time("0915").unwrap(), "09:15:00");
+        assert!(time("2561").is_err());
+        let d = |s: &str, t, m| decimal(&Cow::Borrowed(s), t, m).map(|c| c.into_owned());
+        assert_eq!(d("12345", Some(DataType::Numeric(2)), b'.').unwrap(), "123.45");
+        assert_eq!(d("-5", Some(DataType::Numeric(2)), b'.').unwrap(), "-0.05");
+        assert_eq!(d("12,5", Some(DataType::Number), b',').unwrap(), "12.5");
+        assert_eq!(d("12.", Some(DataType::Decimal), b'.').unwrap(), "12");
+        assert_eq!(d(".5", Some(DataType::Decimal), b'.').unwrap(), "0.5");
+        assert!(d("1.2.3", Some(DataType::Decimal), b'.').is_err());
+    }
+}

@@ -1,0 +1,403 @@
+//! Partner profiles (`partner-profiles/*.toml`): who a trading partner is on each channel, which
+//! documents it exchanges with which mapping, and what it changes in the base mappings.
+//!
+//! The format is documented in `partner-profiles/README.md`. Profiles are read with serde
+//! (unknown keys are errors) and checked against the mapping library by [`Profiles::check`], which
+//! reports every fault with file, line and column.
+
+use crate::mapping::{CodeList, Direction, Layer, Library, MappingError, SourceFile};
+use crate::syntax::envelope::{InterchangeHeader, Standard};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use toml::Spanned;
+
+/// One trading partner.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Our internal code for the partner (also the file name): `acme-foods`.
+    pub code: String,
+    pub name: String,
+    /// What the partner is to us: a `buyer` (our customer) or a `supplier`.
+    pub role: PartnerRole,
+    #[serde(default)]
+    pub x12: Option<X12Identity>,
+    #[serde(default)]
+    pub edifact: Option<EdifactIdentity>,
+    #[serde(default)]
+    pub documents: Vec<Spanned<DocumentEntry>>,
+    #[serde(default)]
+    pub acknowledgments: Option<Acknowledgments>,
+    #[serde(default)]
+    pub contacts: Contacts,
+    /// Additions to the shared code lists (`[codes.x12_unit] PC = "C62"`).
+    #[serde(default)]
+    pub codes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Cross-references: their values ↔ ours (`[xref.parts] "AC-100" = "4711-001"`).
+    #[serde(default)]
+    pub xref: BTreeMap<String, BTreeMap<String, String>>,
+    /// Reserved for the transports (SFTP keys, AS2 ids and certificates).
+    #[serde(default)]
+    pub transport: Option<toml::Table>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerRole {
+    Buyer,
+    Supplier,
+}
+
+/// The partner's X12 identity and how we write to it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct X12Identity {
+    /// ISA05/ISA07 qualifier (`ZZ`, `01`, `12`).
+    pub qualifier: String,
+    /// ISA06/ISA08 id.
+    pub id: String,
+    /// GS02/GS03 application code (the ISA id when absent).
+    #[serde(default)]
+    pub gs_id: Option<String>,
+    /// Our own ISA qualifier, id and GS code as this partner knows us.
+    pub our_qualifier: String,
+    pub our_id: String,
+    #[serde(default)]
+    pub our_gs_id: Option<String>,
+    /// The version we write (`004010`, `005010`).
+    pub version: String,
+    #[serde(default)]
+    pub delimiters: X12Delimiters,
+    /// ISA15: `P` production or `T` test.
+    #[serde(default = "production")]
+    pub usage: String,
+}
+
+fn production() -> String {
+    "P".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct X12Delimiters {
+    #[serde(default = "star")]
+    pub element: char,
+    #[serde(default = "tilde")]
+    pub segment: char,
+    #[serde(default = "gt")]
+    pub component: char,
+    #[serde(default = "caret")]
+    pub repetition: char,
+    /// Written after each segment terminator (`"\n"` for one segment per line), or nothing.
+    #[serde(default)]
+    pub suffix: String,
+}
+
+fn star() -> char {
+    '*'
+}
+fn tilde() -> char {
+    '~'
+}
+fn gt() -> char {
+    '>'
+}
+fn caret() -> char {
+    '^'
+}
+
+impl Default for X12Delimiters {
+    fn default() -> Self {
+        X12Delimiters { element: '*', segment: '~', component: '>', repetition: '^', suffix: String::new() }
+    }
+}
+
+/// The partner's EDIFACT identity and how we write to it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdifactIdentity {
+    /// UNB S002 0004 (sender id when they send).
+    pub id: String,
+    /// UNB 0007 qualifier (`14` = GLN, `ZZZ`).
+    #[serde(default)]
+    pub qualifier: Option<String>,
+    pub our_id: String,
+    #[serde(default)]
+    pub our_qualifier: Option<String>,
+    /// Syntax identifier and version we write (`UNOC`, 3).
+    #[serde(default = "unoc")]
+    pub syntax: String,
+    #[serde(default = "three")]
+    pub syntax_version: u8,
+    /// The directory we write (`D96A`, `D01B`).
+    pub directory: String,
+    /// UNH S009 0057 association code (`EAN008`), when the partner uses one.
+    #[serde(default)]
+    pub association: Option<String>,
+    /// Write a UNA service string advice.
+    #[serde(default = "yes")]
+    pub una: bool,
+    /// Written after each segment terminator (`"\n"`), or nothing.
+    #[serde(default)]
+    pub suffix: String,
+}
+
+fn unoc() -> String {
+    "UNOC".to_string()
+}
+fn three() -> u8 {
+    3
+}
+fn yes() -> bool {
+    true
+}
+
+/// One document the partner exchanges with us.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentEntry {
+    /// The EDI document (`850`, `DESADV`).
+    pub document: String,
+    /// `in`: the partner sends it to us; `out`: we send it to the partner.
+    pub direction: DirectionName,
+    /// X12 version or EDIFACT directory (the identity's when absent).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The mapping to use (`x12/004010/850.in`); the base mapping for the document when absent.
+    #[serde(default)]
+    pub mapping: Option<String>,
+    /// Rules layered on the mapping, by canonical field (`order_number = "REF02[01=PO]"`).
+    #[serde(default)]
+    pub overrides: Option<toml::Table>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectionName {
+    In,
+    Out,
+}
+
+impl From<DirectionName> for Direction {
+    fn from(d: DirectionName) -> Direction {
+        match d {
+            DirectionName::In => Direction::In,
+            DirectionName::Out => Direction::Out,
+        }
+    }
+}
+
+/// What acknowledgments the partner expects from us, and within how long.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledgments {
+    /// `997`, `999`, `CONTRL` or `none`.
+    pub kind: String,
+    /// The partner's acknowledgments of what we send are overdue after this many hours.
+    #[serde(default)]
+    pub expect_within_hours: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contacts {
+    /// Who hears about rejected documents, dead letters and overdue acknowledgments.
+    #[serde(default)]
+    pub exceptions: Vec<String>,
+}
+
+/// A loaded profile with its source (for messages and overrides).
+#[derive(Debug)]
+pub struct Loaded {
+    pub profile: Profile,
+    pub file: SourceFile,
+}
+
+/// Every profile of a directory.
+#[derive(Debug, Default)]
+pub struct Profiles {
+    pub partners: Vec<Loaded>,
+}
+
+impl Profiles {
+    /// Reads every `*.toml` of `dir`; a file that does not parse is an error with its place.
+    pub fn load(dir: &Path) -> Result<Profiles, Vec<MappingError>> {
+        let mut out = Profiles::default();
+        let mut errors = Vec::new();
+        let mut paths: Vec<_> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect(),
+            Err(e) => {
+                errors.push(MappingError { origin: crate::mapping::Origin { file: dir.display().to_string().into(), line: 0, col: 0 }, message: format!("cannot read: {e}") });
+                return Err(errors);
+            }
+        };
+        paths.sort();
+        for p in paths {
+            let shown = p.display().to_string();
+            let text = match std::fs::read_to_string(&p) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(MappingError { origin: crate::mapping::Origin { file: shown.into(), line: 0, col: 0 }, message: format!("cannot read: {e}") });
+                    continue;
+                }
+            };
+            let file = SourceFile::new(shown, text);
+            match toml::from_str::<Profile>(&file.text) {
+                Ok(profile) => {
+                    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    if profile.code != stem {
+                        let at = file.text.find("code").unwrap_or(0);
+                        errors.push(file.error(at, format!("code {:?} must match the file name {stem:?}", profile.code)));
+                    }
+                    out.partners.push(Loaded { profile, file });
+                }
+                Err(e) => {
+                    let at = e.span().map(|s| s.start).unwrap_or(0);
+                    errors.push(file.error(at, e.message().to_string()));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn get(&self, code: &str) -> Option<&Loaded> {
+        self.partners.iter().find(|p| p.profile.code == code)
+    }
+
+    pub fn codes(&self) -> Vec<&str> {
+        self.partners.iter().map(|p| p.profile.code.as_str()).collect()
+    }
+
+    /// The partner that sent an interchange (by ISA06 / UNB sender id and qualifier).
+    pub fn sender_of(&self, h: &InterchangeHeader) -> Option<&Loaded> {
+        self.partners.iter().find(|p| p.is_sender_of(h))
+    }
+
+    /// Checks every profile against the mapping library: each document's mapping exists and compiles
+    /// with the profile's overrides, code lists and cross-references; identities are complete.
+    pub fn check(&self, library: &Library) -> Vec<MappingError> {
+        let mut errors = Vec::new();
+        for p in &self.partners {
+            let pr = &p.profile;
+            for (i, d) in pr.documents.iter().enumerate() {
+                let at = d.span().start;
+                let entry = d.get_ref();
+                let id = match p.mapping_id(entry) {
+                    Ok(id) => id,
+                    Err(m) => {
+                        errors.push(p.file.error(at, m));
+                        continue;
+                    }
+                };
+                if !library.files.contains_key(&id) {
+                    let mut near: Vec<&str> = library.ids().filter(|x| x.ends_with(&format!(".{}", Direction::from(entry.direction).suffix()))).collect();
+                    near.sort();
+                    errors.push(p.file.error(at, format!("unknown mapping {id:?}; available: {}", near.join(", "))));
+                    continue;
+                }
+                let result = match p.layer(i) {
+                    Ok(layer) => match Direction::from(entry.direction) {
+                        Direction::In => library.inbound(&id, Some(&layer)).err(),
+                        Direction::Out => library.outbound(&id, Some(&layer)).err(),
+                    },
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                };
+                if let Some(e) = result {
+                    errors.extend(e.0);
+                }
+            }
+            for (name, _) in pr.codes.iter() {
+                if !known_code_list(library, name) {
+                    let at = p.file.text.find(&format!("[codes.{name}]")).unwrap_or(0);
+                    errors.push(p.file.error(at, format!("[codes.{name}] adds to a code list no mapping defines")));
+                }
+            }
+            if let Some(a) = &pr.acknowledgments {
+                if !matches!(a.kind.as_str(), "997" | "999" | "CONTRL" | "none") {
+                    let at = p.file.text.find("kind").unwrap_or(0);
+                    errors.push(p.file.error(at, format!("acknowledgments.kind {:?}: expected one of 997, 999, CONTRL, none", a.kind)));
+                }
+            }
+            for c in &pr.contacts.exceptions {
+                if !c.contains('@') || c.contains(char::is_whitespace) {
+                    let at = p.file.text.find(c.as_str()).unwrap_or(0);
+                    errors.push(p.file.error(at, format!("{c:?} is not an email address")));
+                }
+            }
+        }
+        errors
+    }
+}
+
+fn known_code_list(library: &Library, name: &str) -> bool {
+    let header = format!("[{name}]");
+    let local = format!("[codes.{name}]");
+    library.codes.as_ref().is_some_and(|c| c.text.contains(&header)) || library.files.values().any(|f| f.text.contains(&local))
+}
+
+impl Loaded {
+    pub fn is_sender_of(&self, h: &InterchangeHeader) -> bool {
+        let p = &self.profile;
+        match h.standard {
+            Standard::X12 => p.x12.as_ref().is_some_and(|x| x.id.trim() == h.sender.id.trim() && x.qualifier.trim() == h.sender.qualifier.trim()),
+            Standard::Edifact => p.edifact.as_ref().is_some_and(|e| e.id == h.sender.id && e.qualifier.as_deref().is_none_or(|q| q == h.sender.qualifier)),
+        }
+    }
+
+    /// The document entry for a message and direction.
+    pub fn document(&self, message: &str, direction: Direction) -> Option<(usize, &DocumentEntry)> {
+        self.profile.documents.iter().enumerate().find_map(|(i, d)| {
+            let d = d.get_ref();
+            (d.document == message && Direction::from(d.direction) == direction).then_some((i, d))
+        })
+    }
+
+    /// The mapping id a document entry uses.
+    pub fn mapping_id(&self, d: &DocumentEntry) -> Result<String, String> {
+        if let Some(m) = &d.mapping {
+            return Ok(m.clone());
+        }
+        let x12 = d.document.chars().all(|c| c.is_ascii_digit());
+        let (standard, version) = if x12 {
+            (Standard::X12, d.version.clone().or_else(|| self.profile.x12.as_ref().map(|x| x.version.clone())))
+        } else {
+            (Standard::Edifact, d.version.clone().or_else(|| self.profile.edifact.as_ref().map(|e| e.directory.clone())))
+        };
+        let version = version.ok_or_else(|| format!("document {}: no version (set `version`, or the [x12]/[edifact] identity)", d.document))?;
+        Ok(Library::id(standard, &version, &d.document, d.direction.into()))
+    }
+
+    /// The profile's layer for its `i`-th document entry: overrides, code-list additions, cross-references.
+    pub fn layer(&self, i: usize) -> Result<Layer<'_>, MappingError> {
+        // Overrides are taken from the spanned parse so their faults point into this file.
+        let spanned = self.file.parse()?;
+        let overrides = spanned
+            .get_ref()
+            .get("documents")
+            .and_then(|d| d.get_ref().as_array())
+            .and_then(|a| a.get(i))
+            .and_then(|d| d.get_ref().as_table())
+            .and_then(|t| t.get("overrides"))
+            .cloned();
+        let origin = self.file.origin(0);
+        let list = |name: &String, m: &BTreeMap<String, String>| CodeList {
+            name: name.clone(),
+            entries: m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            origin: self.file.text.find(&format!("{name}]")).map(|at| self.file.origin(at)).unwrap_or_else(|| origin.clone()),
+        };
+        Ok(Layer {
+            file: &self.file,
+            overrides,
+            codes: self.profile.codes.iter().map(|(n, m)| list(n, m)).collect(),
+            xrefs: self.profile.xref.iter().map(|(n, m)| list(n, m)).collect(),
+        })
+    }
+}

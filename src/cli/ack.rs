@@ -28,7 +28,7 @@ pub fn run(file: &Path, control_number: u32) -> anyhow::Result<ExitCode> {
 
 /// Current UTC date (CCYYMMDD) and time (HHMM), without a date library. `SOURCE_DATE_EPOCH` (seconds,
 /// the reproducible-builds convention) pins it, so golden files and test runs get the same bytes.
-fn now_utc() -> (String, String) {
+pub(crate) fn now_utc() -> (String, String) {
     let pinned = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<u64>().ok());
     let secs = pinned.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);

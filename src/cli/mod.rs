@@ -2,6 +2,7 @@
 
 mod ack;
 mod inspect;
+mod render;
 mod translate;
 mod validate;
 
@@ -57,6 +58,19 @@ enum Command {
         #[command(flatten)]
         dirs: Dirs,
     },
+    /// Write canonical documents (JSON, one or an array) as EDI for a partner: standard, version,
+    /// identities and delimiters from its profile.
+    Render {
+        /// The canonical JSON (`-` for standard input).
+        file: PathBuf,
+        #[arg(long)]
+        partner: String,
+        /// ISA13 / UNB 0020 of the interchange written.
+        #[arg(long, default_value_t = 1)]
+        control_number: u32,
+        #[command(flatten)]
+        dirs: Dirs,
+    },
 }
 
 /// Where mappings and profiles are read from.
@@ -88,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Validate { files, json } => validate::run(&files, json),
         Command::Ack { file, control_number } => ack::run(&file, control_number),
         Command::Translate { file, partner, format, dirs } => translate::run(&file, partner.as_deref(), &format, &dirs),
+        Command::Render { file, partner, control_number, dirs } => render::run(&file, &partner, control_number, &dirs),
     };
     match result {
         Ok(code) => code,
@@ -99,6 +114,8 @@ pub fn main() -> ExitCode {
         }
     }
 }
+
+pub(crate) use ack::now_utc;
 
 /// Opens a file (or standard input) for streaming, with its size when known.
 fn open(path: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {

@@ -1,7 +1,5 @@
 //! `edigate translate FILE [--partner P] [--format json|xml]`
 
-use crate::mapping::Library;
-use crate::profiles::Profiles;
 use crate::syntax::validate::Options;
 use crate::translate::Translator;
 use std::io::Write;
@@ -34,6 +32,6 @@ pub fn run(file: &Path, partner: Option<&str>, format: &str, dirs: &super::Dirs)
         }
         other => anyhow::bail!("unknown format {other:?}; json or xml"),
     }
-    let _ = (library, report);
+    let _ = report;
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

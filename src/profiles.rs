@@ -228,7 +228,7 @@ impl Profiles {
         let mut paths: Vec<_> = match std::fs::read_dir(dir) {
             Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect(),
             Err(e) => {
-                errors.push(MappingError { origin: crate::mapping::Origin { file: dir.display().to_string().into(), line: 0, col: 0 }, message: format!("cannot read: {e}") });
+                errors.push(MappingError { origin: crate::mapping::Origin { file: dir.display().to_string().into(), line: 0, col: 0 }, message: format!("cannot read: {e}"), field: None });
                 return Err(errors);
             }
         };
@@ -238,7 +238,7 @@ impl Profiles {
             let text = match std::fs::read_to_string(&p) {
                 Ok(t) => t,
                 Err(e) => {
-                    errors.push(MappingError { origin: crate::mapping::Origin { file: shown.into(), line: 0, col: 0 }, message: format!("cannot read: {e}") });
+                    errors.push(MappingError { origin: crate::mapping::Origin { file: shown.into(), line: 0, col: 0 }, message: format!("cannot read: {e}"), field: None });
                     continue;
                 }
             };
@@ -358,6 +358,23 @@ impl Loaded {
             let d = d.get_ref();
             (d.document == message && Direction::from(d.direction) == direction).then_some((i, d))
         })
+    }
+
+    /// The document entry for a message, direction and version (X12 `004010`, EDIFACT `D96A`): an
+    /// entry for another version of the same document does not apply.
+    pub fn document_version(&self, message: &str, direction: Direction, version: &str) -> Option<(usize, &DocumentEntry)> {
+        self.profile.documents.iter().enumerate().find_map(|(i, d)| {
+            let d = d.get_ref();
+            let v = self.version_of(d)?;
+            let same = version.get(..v.len()).is_some_and(|x| x == v);
+            (d.document == message && Direction::from(d.direction) == direction && same).then_some((i, d))
+        })
+    }
+
+    /// The version a document entry is for: its own, or the identity's.
+    fn version_of(&self, d: &DocumentEntry) -> Option<String> {
+        let x12 = d.document.chars().all(|c| c.is_ascii_digit());
+        d.version.clone().or_else(|| if x12 { self.profile.x12.as_ref().map(|x| x.version.clone()) } else { self.profile.edifact.as_ref().map(|e| e.directory.clone()) })
     }
 
     /// The mapping id a document entry uses.

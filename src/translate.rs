@@ -91,7 +91,7 @@ impl<'a> Translator<'a> {
             out.result = Err(SetFailure::Unchecked(format!("{} {}", h.document, h.version)));
             return out;
         };
-        let entry = partner.and_then(|p| p.document(&h.document, Direction::In).map(|(i, d)| (p, i, d)));
+        let entry = partner.and_then(|p| p.document_version(&h.document, Direction::In, &checked.version.version).map(|(i, d)| (p, i, d)));
         let id = match entry.map(|(p, _, d)| p.mapping_id(d)) {
             Some(Ok(id)) => id,
             Some(Err(m)) => {

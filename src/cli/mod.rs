@@ -2,6 +2,7 @@
 
 mod ack;
 mod inspect;
+mod profiles;
 mod render;
 mod translate;
 mod validate;
@@ -71,6 +72,25 @@ enum Command {
         #[command(flatten)]
         dirs: Dirs,
     },
+    /// Check partner profiles and mappings, or trace a file through a partner's mappings.
+    Profiles {
+        #[command(subcommand)]
+        command: ProfilesCommand,
+        #[command(flatten)]
+        dirs: Dirs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProfilesCommand {
+    /// Compile every mapping and profile; print each fault as file:line:column: message.
+    Check,
+    /// Translate a file with a partner's profile and show, for each canonical field, the EDI element
+    /// that filled it, and the elements no rule read.
+    Test {
+        partner: String,
+        file: PathBuf,
+    },
 }
 
 /// Where mappings and profiles are read from.
@@ -102,6 +122,8 @@ pub fn main() -> ExitCode {
         Command::Validate { files, json } => validate::run(&files, json),
         Command::Ack { file, control_number } => ack::run(&file, control_number),
         Command::Translate { file, partner, format, dirs } => translate::run(&file, partner.as_deref(), &format, &dirs),
+        Command::Profiles { command: ProfilesCommand::Check, dirs } => profiles::check(&dirs),
+        Command::Profiles { command: ProfilesCommand::Test { partner, file }, dirs } => profiles::test(&partner, &file, &dirs),
         Command::Render { file, partner, control_number, dirs } => render::run(&file, &partner, control_number, &dirs),
     };
     match result {

@@ -110,6 +110,8 @@ impl fmt::Display for Origin {
 pub struct MappingError {
     pub origin: Origin,
     pub message: String,
+    /// The canonical field whose rule has the fault, when it is one.
+    pub field: Option<String>,
 }
 
 /// Everything wrong with one compile, in file order.
@@ -139,7 +141,7 @@ impl SourceFile {
     }
 
     pub fn error(&self, offset: usize, message: impl Into<String>) -> MappingError {
-        MappingError { origin: self.origin(offset), message: message.into() }
+        MappingError { origin: self.origin(offset), message: message.into(), field: None }
     }
 
     /// Parses the file as TOML; a syntax error is reported at its place.
@@ -286,6 +288,7 @@ impl Library {
             let _ = target;
             root.map(|root| Inbound { id: id.to_string(), kind: header.kind, version: header.version, doc: header.doc, root })
         });
+        note_extended(&mut errors, id, chain.last().map(|(f, _)| f.path.clone()));
         match out {
             Some(m) if errors.is_empty() => Ok(m),
             _ => Err(MappingErrors(errors)),
@@ -307,7 +310,7 @@ impl Library {
                 let msg = format!("unknown mapping {next:?}; available: {}", self.ids().collect::<Vec<_>>().join(", "));
                 match at {
                     Some((f, off)) => errors.push(f.error(off, msg)),
-                    None => errors.push(MappingError { origin: Origin { file: "mappings".into(), line: 0, col: 0 }, message: msg }),
+                    None => errors.push(MappingError { origin: Origin { file: "mappings".into(), line: 0, col: 0 }, message: msg, field: None }),
                 }
                 return None;
             };
@@ -347,6 +350,16 @@ impl Library {
             }
         }
         Some((header, id.to_string()))
+    }
+}
+
+/// A fault found in a base file while compiling a mapping that extends it says so.
+pub(crate) fn note_extended(errors: &mut [MappingError], id: &str, top: Option<Arc<str>>) {
+    let Some(top) = top else { return };
+    for e in errors.iter_mut() {
+        if e.origin.file != top && e.origin.file.starts_with("mappings") && !e.message.contains("which extends") {
+            e.message.push_str(&format!(" (while compiling {id}, which extends this file)"));
+        }
     }
 }
 
@@ -566,6 +579,8 @@ pub(crate) struct Compiler<'e> {
     pub codes: HashMap<String, Arc<CodeList>>,
     pub xrefs: HashMap<String, Arc<CodeList>>,
     pub errors: &'e mut Vec<MappingError>,
+    /// The field being compiled, put on its errors (so a layer that replaces the rule drops them).
+    current: String,
 }
 
 /// Keys a value table may have (anything else in a table makes it a nested object).
@@ -584,7 +599,7 @@ impl<'e> Compiler<'e> {
         errors: &'e mut Vec<MappingError>,
     ) -> Self {
         let codes = codes.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        Compiler { version, doc, kind, codes, xrefs: HashMap::new(), errors }
+        Compiler { version, doc, kind, codes, xrefs: HashMap::new(), errors, current: String::new() }
     }
 
     fn add_codes(&mut self, file: &SourceFile, t: &Spanned<DeValue<'_>>) {
@@ -612,7 +627,18 @@ impl<'e> Compiler<'e> {
     }
 
     fn err(&mut self, file: &SourceFile, at: usize, msg: impl Into<String>) {
-        self.errors.push(file.error(at, msg));
+        let mut e = file.error(at, msg);
+        e.field = Some(self.current.clone()).filter(|c| !c.is_empty());
+        self.errors.push(e);
+    }
+
+    /// Forgets faults of rules a layer replaces: an extending mapping may fix what its base cannot do
+    /// in this version.
+    fn forget(&mut self, full: &str) {
+        self.errors.retain(|e| match &e.field {
+            Some(f) => !(f == full || f.strip_prefix(full).is_some_and(|r| r.starts_with('.'))),
+            None => true,
+        });
     }
 
     /// A table of fields → an object in `scope`.
@@ -654,10 +680,10 @@ impl<'e> Compiler<'e> {
             return;
         }
         let origin = file.origin(at);
-        let rule = match self.rule(file, val, fs, obj.scope, &full) {
-            Some(r) => r,
-            None => return,
-        };
+        let prev = std::mem::replace(&mut self.current, full.clone());
+        let rule = self.rule(file, val, fs, obj.scope, &full);
+        self.current = prev;
+        let Some(rule) = rule else { return };
         match obj.fields.iter_mut().find(|f| f.name == name) {
             Some(f) => {
                 f.rule = rule;
@@ -977,6 +1003,9 @@ impl<'e> Compiler<'e> {
                 self.err(file, k.span().start, format!("{}: unknown field {name:?}; fields here: {}", show_target(target), schema.fields().join(", ")));
                 continue;
             };
+            if rest.is_none() && !val.get_ref().as_table().is_some_and(|t| !is_value_table(t)) {
+                self.forget(&full);
+            }
             let descend = rest.is_some() || val.get_ref().as_table().is_some_and(|t| !is_value_table(t) && fs.kind() != Kind::Scalar);
             let existing = obj.fields.iter_mut().find(|f| f.name == name);
             if !descend || existing.is_none() {
@@ -1110,9 +1139,9 @@ pub(crate) fn resolve(version: &'static VersionSpec, doc: &'static DocumentSpec,
                     let places = where_is(&doc.root, name, "");
                     let here = SScope::Loop(l).describe();
                     return Err(if places.is_empty() {
-                        format!("{name} is not a segment or loop of {} {}", doc.id, doc.name)
+                        format!("{name} is not a segment or loop of {} {} {}", doc.version, doc.id, doc.name)
                     } else {
-                        format!("{name} is not in {here}; in {} it is at: {}", doc.id, places.join(", "))
+                        format!("{name} is not in {here}; in {} {} it is at: {}", doc.version, doc.id, places.join(", "))
                     });
                 }
             }

@@ -258,6 +258,8 @@ impl Library {
                 c.apply(l.file, o, items);
             }
         }
+        let top = chain.last().map(|(f, _)| f.path.clone());
+        super::note_extended(&mut errors, id, top);
         match items {
             Some(items) if errors.is_empty() => Ok(Outbound { id: id.to_string(), kind: header.kind, version: header.version, doc: header.doc, items }),
             _ => Err(MappingErrors(errors)),

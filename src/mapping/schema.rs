@@ -83,8 +83,17 @@ impl<'s> Schema<'s> {
         if let Some(e) = self.node.get("enum").and_then(Value::as_array) {
             return Some(e.iter().filter_map(Value::as_str).collect());
         }
+        // schemars writes documented variants as `const`, undocumented ones grouped in an `enum`.
         let alts = self.node.get("oneOf").and_then(Value::as_array)?;
-        Some(alts.iter().filter_map(|a| a.get("const").and_then(Value::as_str)).collect())
+        Some(
+            alts.iter()
+                .flat_map(|a| {
+                    let one = a.get("const").and_then(Value::as_str).into_iter();
+                    let many = a.get("enum").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+                    one.chain(many)
+                })
+                .collect(),
+        )
     }
 
     /// `date`, `decimal`, or `text` (what a value must look like).

@@ -1,4 +1,105 @@
-//! XML output (in progress).
-pub fn to_xml(_docs: &[super::Document]) -> anyhow::Result<Vec<u8>> {
-    anyhow::bail!("xml output is not written yet")
+//! The canonical documents as XML, for ERPs that take XML (written with quick-xml).
+//!
+//! The shape follows the JSON one to one:
+//!
+//! ```xml
+//! <?xml version="1.0" encoding="UTF-8"?>
+//! <documents xmlns="urn:edigate:canonical:1">
+//!   <purchase_order>
+//!     <provenance><standard>x12</standard>...</provenance>
+//!     <order_number>4500012345</order_number>
+//!     <lines>
+//!       <line>
+//!         <line_number>1</line_number>
+//!         <quantity><value>500</value><unit>C62</unit></quantity>
+//!       </line>
+//!     </lines>
+//!   </purchase_order>
+//! </documents>
+//! ```
+//!
+//! Each JSON field is an element of the same name; the document's `document` tag names its element;
+//! a list is an element holding one element per entry, named by the singular of the list's name
+//! (`lines/line`, `parties/party`, `allowances_charges/allowance_charge`); absent fields are absent.
+
+use super::Document;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+use serde_json::Value;
+
+/// The XML namespace of the canonical documents.
+pub const NAMESPACE: &str = "urn:edigate:canonical:1";
+
+pub fn to_xml(docs: &[Document]) -> anyhow::Result<Vec<u8>> {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.write_event(Event::Start(BytesStart::new("documents").with_attributes([("xmlns", NAMESPACE)])))?;
+    for d in docs {
+        let mut v = serde_json::to_value(d)?;
+        let name = v.get("document").and_then(Value::as_str).unwrap_or("document").to_string();
+        if let Some(o) = v.as_object_mut() {
+            o.shift_remove("document");
+        }
+        element(&mut w, &name, &v)?;
+    }
+    w.write_event(Event::End(BytesEnd::new("documents")))?;
+    Ok(w.into_inner())
+}
+
+fn element(w: &mut Writer<Vec<u8>>, name: &str, v: &Value) -> std::io::Result<()> {
+    match v {
+        Value::Null => Ok(()),
+        Value::Object(o) => {
+            w.write_event(Event::Start(BytesStart::new(name)))?;
+            for (k, x) in o {
+                element(w, k, x)?;
+            }
+            w.write_event(Event::End(BytesEnd::new(name)))
+        }
+        Value::Array(a) => {
+            w.write_event(Event::Start(BytesStart::new(name)))?;
+            let item = singular(name);
+            for x in a {
+                element(w, &item, x)?;
+            }
+            w.write_event(Event::End(BytesEnd::new(name)))
+        }
+        other => {
+            let text = match other {
+                Value::String(s) => s.clone(),
+                x => x.to_string(),
+            };
+            w.write_event(Event::Start(BytesStart::new(name)))?;
+            w.write_event(Event::Text(BytesText::new(&text)))?;
+            w.write_event(Event::End(BytesEnd::new(name)))
+        }
+    }
+}
+
+/// The element name of one entry of a list.
+fn singular(list: &str) -> String {
+    match list {
+        "allowances_charges" => "allowance_charge".into(),
+        "parties" => "party".into(),
+        "taxes" => "tax".into(),
+        "address_lines" | "lines" => "line".into(),
+        s if s.ends_with("ies") => format!("{}y", &s[..s.len() - 3]),
+        s if s.ends_with('s') => s[..s.len() - 1].to_string(),
+        s => format!("{s}_entry"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_escaping() {
+        assert_eq!(singular("parties"), "party");
+        assert_eq!(singular("allowances_charges"), "allowance_charge");
+        assert_eq!(singular("tracking_numbers"), "tracking_number");
+        let mut w = Writer::new(Vec::new());
+        element(&mut w, "note", &Value::String("A & B <c>".into())).unwrap();
+        assert_eq!(String::from_utf8(w.into_inner()).unwrap(), "<note>A &amp; B &lt;c&gt;</note>");
+    }
 }

@@ -8,7 +8,10 @@ mod gen;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use edigate::syntax::validate::{validate, Options};
+use edigate::mapping::Library;
+use edigate::profiles::Profiles;
 use edigate::syntax::{Item, Reader};
+use edigate::translate::Translator;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -58,7 +61,25 @@ fn tokenize(data: &[u8]) -> usize {
     total
 }
 
+/// Read + validate + map every set to its canonical document (dropped: no output I/O). Returns the
+/// number of documents; panics on the first set that does not translate.
+fn translate(t: &Translator<'_>, data: &[u8]) -> usize {
+    let mut docs = 0;
+    t.translate(data, Options::default(), |o| match o.result {
+        Ok(d) => {
+            black_box(&d);
+            docs += 1;
+        }
+        Err(e) => panic!("set {} does not translate: {e}", o.provenance.set_control_number),
+    })
+    .expect("translate");
+    docs
+}
+
 fn bench(c: &mut Criterion) {
+    let library = Library::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"))).expect("mappings");
+    let profiles = Profiles::default();
+    let translator = Translator::new(&library, &profiles);
     let mb: u64 = std::env::var("EDIGATE_BENCH_MB").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
     for (name, kind, terminator, separator) in
         [("x12", gen::Kind::X12, b'~', b'*'), ("edifact", gen::Kind::Edifact, b'\'', b'+')]
@@ -74,6 +95,8 @@ fn bench(c: &mut Criterion) {
             report.counts.segments,
             report.warnings_total
         );
+        let docs = translate(&translator, &data);
+        assert_eq!(docs as u64, report.counts.sets, "{name}: every set must translate");
         drop(report);
 
         let mut g = c.benchmark_group(name);
@@ -91,6 +114,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function("validate", |b| {
             b.iter(|| validate(black_box(&data[..]), Options::default()).expect("validate").errors_total)
         });
+        g.bench_function("translate", |b| b.iter(|| translate(&translator, black_box(&data))));
         g.finish();
     }
 }

@@ -215,6 +215,14 @@ impl<'x> Cx<'x> {
         let Some((step, rest)) = steps.split_first() else { return f(scope) };
         match (step.kind, scope) {
             (StepKind::This, Scope::Seg(s)) => self.cond_ok(s, &step.conds) && self.walk(rest, scope, f),
+            (StepKind::Parent, Scope::Inst(i)) => {
+                let p = self.tree.instance(i).parent;
+                p != crate::syntax::structure::NONE && self.walk(rest, Scope::Inst(p), f)
+            }
+            (StepKind::Parent, Scope::Seg(s)) => {
+                let p = self.tree.owner(s as usize);
+                p != crate::syntax::structure::NONE && self.walk(rest, Scope::Inst(p), f)
+            }
             (StepKind::Loop(key), Scope::Inst(i)) => {
                 for &c in self.tree.children(i) {
                     let inst = self.tree.instance(c);
@@ -313,11 +321,32 @@ impl<'x> Cx<'x> {
     }
 
     /// A rule's value in `scope`: `None` when nothing is there.
+    /// Whether a `when`/`unless` condition holds in `scope`.
+    fn holds(&self, w: &super::When, scope: Scope) -> bool {
+        (w.any.is_empty() || w.any.iter().any(|p| self.exists(p, scope))) && !w.none.iter().any(|p| self.exists(p, scope))
+    }
+
     fn value(&self, rule: &'x ValueRule, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
-        if let Some(w) = &rule.when {
-            if !self.exists(w, scope) {
-                return Ok(None);
+        if !self.holds(&rule.when, scope) {
+            return Ok(None);
+        }
+        if let Some(sep) = &rule.join {
+            // Every source's value, joined: free texts split over components.
+            let mut parts: Vec<String> = Vec::new();
+            for src in &rule.sources {
+                match src {
+                    Src::Const(c) => parts.push(c.clone()),
+                    Src::Path(p) => {
+                        if let Some((_, el, _)) = self.first(p, scope) {
+                            parts.push(trim_cow(el.text()).into_owned());
+                        }
+                    }
+                }
             }
+            if parts.is_empty() {
+                return Ok(rule.default.as_deref().map(|d| Got { leaf: Leaf::Text(Cow::Borrowed(d)), hit: None, rule }));
+            }
+            return Ok(Some(Got { leaf: Leaf::Text(Cow::Owned(parts.join(sep))), hit: None, rule }));
         }
         for src in &rule.sources {
             match src {
@@ -337,13 +366,21 @@ impl<'x> Cx<'x> {
 
     /// Every value a rule's first path matches (arrays of scalars).
     fn values(&self, rule: &'x ValueRule, scope: Scope, out: &mut Vec<Got<'x>>) -> Result<(), MapError> {
-        if let Some(w) = &rule.when {
-            if !self.exists(w, scope) {
-                return Ok(());
+        if !self.holds(&rule.when, scope) {
+            return Ok(());
+        }
+        if rule.join.is_some() {
+            if let Some(g) = self.value(rule, scope)? {
+                out.push(g);
             }
+            return Ok(());
         }
         let before = out.len();
+        // The first source that yields anything gives the list.
         for src in &rule.sources {
+            if out.len() > before {
+                break;
+            }
             match src {
                 Src::Const(c) => out.push(self.finish(rule, Cow::Borrowed(c.as_str()), None, scope)?),
                 Src::Path(p) => {
@@ -368,7 +405,12 @@ impl<'x> Cx<'x> {
     }
 
     fn from_element(&self, rule: &'x ValueRule, p: &RPath, seg: u32, el: Element<'x>, at: Position, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
-        let text = trim_cow(el.text());
+        let mut text = trim_cow(el.text());
+        if let Some(pre) = &rule.prefix {
+            if let Some(rest) = text.strip_prefix(pre.as_str()) {
+                text = Cow::Owned(rest.to_string());
+            }
+        }
         let hit = Some((seg, at));
         let fail = |m: String| Err(self.error_at(rule, seg, at, &text, m));
         let ty = match &p.read {
@@ -470,7 +512,7 @@ impl<'x> Cx<'x> {
 
     /// Whether an object would have any field at all in `scope` (empty optional objects are left out).
     fn produces(&self, obj: &'x Obj, scope: Scope) -> bool {
-        if obj.when.as_ref().is_some_and(|w| !self.exists(w, scope)) {
+        if !self.holds(&obj.when, scope) {
             return false;
         }
         obj.fields.iter().any(|f| match &f.rule {
@@ -489,8 +531,8 @@ impl<'x> Cx<'x> {
             }
         };
         match &e.each {
-            Some(p) => self.matches(p, scope).into_iter().any(|s| e.when.as_ref().is_none_or(|w| self.exists(w, s)) && here(s)),
-            None => e.when.as_ref().is_none_or(|w| self.exists(w, scope)) && here(scope),
+            Some(p) => self.matches(p, scope).into_iter().any(|s| self.holds(&e.when, s) && here(s)),
+            None => self.holds(&e.when, scope) && here(scope),
         }
     }
 
@@ -555,7 +597,11 @@ fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
 /// A number as the canonical document writes it: `.` as decimal mark, implied decimals (X12 Nn) placed.
 fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Cow<'x, str>, String> {
     let t = text.as_ref();
-    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && !s.ends_with('.') && !s.starts_with('.');
+    // `-?digits(.digits)?`
+    let plain = |s: &str| {
+        let b = s.strip_prefix('-').unwrap_or(s);
+        !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit() || c == b'.') && b.bytes().filter(|&c| c == b'.').count() <= 1 && !b.starts_with('.') && !b.ends_with('.')
+    };
     match ty {
         Some(DataType::Numeric(n)) if n > 0 => {
             let (neg, digits) = match t.strip_prefix('-') {
@@ -582,7 +628,7 @@ fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Co
             if s.starts_with('.') || s.starts_with("-.") {
                 s = s.replacen('.', "0.", 1);
             }
-            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') || s.matches('.').count() > 1 {
+            if !plain(&s) {
                 return Err(format!("{t:?} is not a decimal number"));
             }
             Ok(Cow::Owned(s))
@@ -762,10 +808,8 @@ fn collect<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope) -> Result<Vec<It
             None => vec![scope],
         };
         for s in scopes {
-            if let Some(w) = &e.when {
-                if !cx.exists(w, s) {
-                    continue;
-                }
+            if !cx.holds(&e.when, s) {
+                continue;
             }
             match &e.body {
                 Body::Object(o) => {

@@ -452,9 +452,17 @@ impl SScope {
 pub(crate) struct Obj {
     pub fields: Vec<Field>,
     pub scope: SScope,
-    /// The object exists only where this path does (`when = "N1[01=ST]"`).
-    pub when: Option<RPath>,
+    /// The object exists only where this holds (`when = "N1[01=ST]"`).
+    pub when: When,
 }
+
+/// A condition on the scope: `when` (one path, or a list: any of them) and `unless` (none of them).
+#[derive(Debug, Default)]
+pub(crate) struct When {
+    pub any: Vec<RPath>,
+    pub none: Vec<RPath>,
+}
+
 
 #[derive(Debug)]
 pub(crate) struct Field {
@@ -475,7 +483,7 @@ pub(crate) enum Rule {
 pub(crate) struct Entry {
     /// One element per match (loop instance or segment); without it, one element from the scope.
     pub each: Option<RPath>,
-    pub when: Option<RPath>,
+    pub when: When,
     pub body: Body,
     pub origin: Origin,
 }
@@ -502,7 +510,11 @@ pub(crate) struct ValueRule {
     pub xref: Option<Arc<CodeList>>,
     pub unmatched: Unmatched,
     pub default: Option<String>,
-    pub when: Option<RPath>,
+    pub when: When,
+    /// Joins the values of every source with this separator, instead of taking the first.
+    pub join: Option<String>,
+    /// Removed from the front of the value when there (`"00"` before an SSCC in MAN*GM).
+    pub prefix: Option<String>,
     pub origin: Origin,
     /// The canonical field it fills (`lines.quantity.unit`).
     pub target: String,
@@ -556,6 +568,8 @@ pub(crate) enum StepKind {
     Trigger(u64, u32),
     /// The scope's own segment.
     This,
+    /// The enclosing loop instance (`..`).
+    Parent,
 }
 
 #[derive(Debug, Clone)]
@@ -584,7 +598,7 @@ pub(crate) struct Compiler<'e> {
 }
 
 /// Keys a value table may have (anything else in a table makes it a nested object).
-const VALUE_KEYS: &[&str] = &["from", "const", "as", "format", "time", "zone", "codes", "xref", "unmatched", "default", "when"];
+const VALUE_KEYS: &[&str] = &["from", "const", "as", "format", "time", "zone", "codes", "xref", "unmatched", "default", "when", "unless", "join", "prefix", "each"];
 
 fn is_value_table(t: &DeTable<'_>) -> bool {
     t.contains_key("from") || t.contains_key("const")
@@ -647,14 +661,15 @@ impl<'e> Compiler<'e> {
             self.err(file, v.span().start, format!("{}: expected a table of fields", show_target(target)));
             return None;
         };
-        let mut obj = Obj { fields: Vec::new(), scope, when: None };
+        let mut obj = Obj { fields: Vec::new(), scope, when: When::default() };
         for (k, val) in t.iter() {
             let name = k.get_ref().as_ref();
             if name == "each" {
                 continue;
             }
-            if name == "when" {
-                obj.when = self.path_value(file, val, scope).map(|p| p.0);
+            if name == "when" || name == "unless" {
+                let paths = self.paths(file, val, scope);
+                if name == "when" { obj.when.any = paths } else { obj.when.none = paths }
                 continue;
             }
             self.set_field(file, &mut obj, name, k.span().start, val, schema, target);
@@ -744,11 +759,27 @@ impl<'e> Compiler<'e> {
                 None => (None, scope),
             };
             let mut obj = self.object_of(file, val, item, inner, target)?;
-            let when = obj.when.take();
+            let when = std::mem::take(&mut obj.when);
             return Some(Entry { each, when, body: Body::Object(obj), origin });
         }
-        let v = self.value(file, val, item, scope, target, None)?;
-        Some(Entry { each: None, when: None, body: Body::Value(Box::new(v)), origin })
+        // A text list element per match: `{ each = "FTX[01=AAI]", from = ["FTX04-1", "FTX04-2"], join = " " }`.
+        let (each, inner) = match val.get_ref().as_table().and_then(|t| t.get("each")) {
+            Some(e) => {
+                let (p, sc) = self.path_value(file, e, scope)?;
+                (Some(p), sc)
+            }
+            None => (None, scope),
+        };
+        let v = self.value(file, val, item, inner, target, None)?;
+        Some(Entry { each, when: When::default(), body: Body::Value(Box::new(v)), origin })
+    }
+
+    /// One path or a list of paths.
+    fn paths(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>, scope: SScope) -> Vec<RPath> {
+        match v.get_ref() {
+            DeValue::Array(a) => a.iter().filter_map(|p| self.path_value(file, p, scope).map(|x| x.0)).collect(),
+            _ => self.path_value(file, v, scope).map(|x| x.0).into_iter().collect(),
+        }
     }
 
     fn path_value(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>, scope: SScope) -> Option<(RPath, SScope)> {
@@ -780,7 +811,9 @@ impl<'e> Compiler<'e> {
             xref: None,
             unmatched: Unmatched::Error,
             default: None,
-            when: None,
+            when: When::default(),
+            join: None,
+            prefix: None,
             origin,
             target: target.to_string(),
         };
@@ -839,13 +872,19 @@ impl<'e> Compiler<'e> {
                         Some(f) if DATE_FORMATS.contains(&f) => rule.format = Some(f.to_string()),
                         _ => self.err(file, vat, format!("`format` is one of: {}", DATE_FORMATS.join(", "))),
                     },
-                    "time" | "zone" | "when" => match s {
+                    "when" => rule.when.any = self.paths(file, v, scope),
+                    "unless" => rule.when.none = self.paths(file, v, scope),
+                    "each" => {} // an array entry's; read by `entry`
+                    "join" => match s {
+                        Some(j) => rule.join = Some(j.to_string()),
+                        None => self.err(file, vat, "`join` is the separator text"),
+                    },
+                    "time" | "zone" => match s {
                         Some(p) => {
                             let rp = self.path(file, vat, p, scope).map(|x| x.0);
                             match key {
                                 "time" => rule.time = rp,
-                                "zone" => rule.zone = rp,
-                                _ => rule.when = rp,
+                                _ => rule.zone = rp,
                             }
                         }
                         None => self.err(file, vat, format!("`{key}` must be a path")),
@@ -875,6 +914,10 @@ impl<'e> Compiler<'e> {
                     "default" => match s {
                         Some(d) => rule.default = Some(d.to_string()),
                         None => self.err(file, vat, "`default` must be a string"),
+                    },
+                    "prefix" => match s {
+                        Some(d) => rule.prefix = Some(d.to_string()),
+                        None => self.err(file, vat, "`prefix` must be a string"),
                     },
                     _ => self.err(file, kat, format!("{}: unknown key {key:?}; a value takes: {}", show_target(target), VALUE_KEYS.join(", "))),
                 }
@@ -1096,6 +1139,17 @@ pub(crate) fn resolve(version: &'static VersionSpec, doc: &'static DocumentSpec,
         let name = step.name.as_str();
         // The step an element is read from is a segment: `PID05` in PO1 is the PID loop's first segment.
         let reads = si + 1 == n_steps && !matches!(p.read, Read::Nothing);
+        if name == ".." {
+            let up = match cur {
+                // A hierarchy level's parent is another level of the same loop (or the set).
+                SScope::Loop(l) if hier_loop.is_some_and(|h| l.children.first().map(|c| c.id()) == Some(h)) => SScope::Loop(l),
+                SScope::Loop(l) => SScope::Loop(parent_of(&doc.root, l).ok_or("the whole set has no enclosing loop")?),
+                SScope::Segment(s) => SScope::Loop(loop_of(&doc.root, s).ok_or("segment outside any loop")?),
+            };
+            steps.push(RStep { kind: StepKind::Parent, conds: vec![] });
+            cur = up;
+            continue;
+        }
         let (kind, next) = match cur {
             SScope::Segment(s) if s.id == name => (StepKind::This, cur),
             SScope::Segment(s) => return Err(format!("{name} is not inside segment {}; only {}'s own elements can be read here", s.id, s.id)),
@@ -1190,6 +1244,37 @@ pub(crate) fn resolve(version: &'static VersionSpec, doc: &'static DocumentSpec,
         }
     };
     Ok((RPath { text: p.to_string(), absolute: p.absolute, steps, read }, cur))
+}
+
+/// The loop that directly holds loop `target`.
+fn parent_of(l: &'static LoopNode, target: &LoopNode) -> Option<&'static LoopNode> {
+    for c in &l.children {
+        if let Node::Loop(cl) = c {
+            if std::ptr::eq(cl, target) {
+                return Some(l);
+            }
+            if let Some(p) = parent_of(cl, target) {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// The loop that directly holds segment position `target`.
+fn loop_of(l: &'static LoopNode, target: &SegmentNode) -> Option<&'static LoopNode> {
+    for c in &l.children {
+        match c {
+            Node::Segment(s) if std::ptr::eq(s, target) => return Some(l),
+            Node::Loop(cl) => {
+                if let Some(p) = loop_of(cl, target) {
+                    return Some(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn composite_hint(dict: &crate::syntax::spec::Dictionary, sdef: &crate::syntax::spec::SegmentDef, at: Position) -> String {

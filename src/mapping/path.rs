@@ -10,6 +10,7 @@
 //! PO106..25=BP             elements 06 to 25 as qualifier/value pairs: the value after qualifier BP
 //! /CUR02[01=BY]            a leading / starts from the whole set instead of the current scope
 //! HL[03=O]                 (as `each`) the HL loop instances of level O
+//! ../PO101                 `..` goes up to the enclosing loop (an ACK loop's PO1)
 //! ```
 //!
 //! Parsing knows nothing of any standard; [`super::compile`] resolves names against the document's
@@ -166,6 +167,10 @@ fn conditions(s: &str) -> Res<'_, Vec<Condition>> {
 /// (`SG10`, `LH1`). A name followed by digits reads as segment + position when it is a segment id:
 /// `N104` is N1 + 04, `SG2` stays a name because nothing follows, `PO106..25=BP` is PO1 + pairs.
 fn step(s: &str) -> Res<'_, (Step, Read)> {
+    // `..`: the enclosing loop.
+    if let Some(rest) = s.strip_prefix("..") {
+        return Ok((rest, (Step { name: "..".to_string(), conditions: vec![] }, Read::Nothing)));
+    }
     let (rest, word) = take_while1(|c: char| c.is_ascii_alphanumeric()).parse(s)?;
     if !word.starts_with(|c: char| c.is_ascii_alphabetic()) {
         return Err(nom::Err::Error(nom::error::Error::new(s, nom::error::ErrorKind::Alpha)));
@@ -254,6 +259,9 @@ mod tests {
         assert!(x.absolute);
         let x = p("HL[03=O]");
         assert_eq!(x.read, Read::Nothing);
+        let x = p("../PO101");
+        assert_eq!(x.steps[0].name, "..");
+        assert_eq!(x.steps[1].name, "PO1");
         let x = p("REF[01!=ZZ][02]");
         assert_eq!(x.steps[0].conditions.len(), 2);
         assert_eq!(x.to_string(), "REF[01!=ZZ][02]");

@@ -63,6 +63,8 @@ struct Val {
     ty: DataType,
     /// Used when `from` finds nothing or its code has no translation.
     fallback: Option<Box<Val>>,
+    /// Written before the value (`"00"` before an SSCC in MAN*GM).
+    prefix: Option<String>,
     /// `BAK03` for messages.
     at: String,
     origin: Origin,
@@ -372,7 +374,7 @@ impl OutCompiler<'_, '_> {
 
     fn value(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>, schema: Schema<'static>, at_name: &str, ty: DataType) -> Option<Val> {
         let at = v.span().start;
-        let mut val = Val { src: OutSrc::Const(String::new()), format: None, codes: None, xref: None, default: None, when: None, fallback: None, ty, at: at_name.to_string(), origin: file.origin(at) };
+        let mut val = Val { src: OutSrc::Const(String::new()), format: None, codes: None, xref: None, default: None, when: None, fallback: None, prefix: None, ty, at: at_name.to_string(), origin: file.origin(at) };
         match v.get_ref() {
             DeValue::String(_) => {
                 val.src = OutSrc::Path(self.jpath(file, v, schema)?.0);
@@ -407,8 +409,9 @@ impl OutCompiler<'_, '_> {
                         }
                         "default" => val.default = s.map(str::to_string),
                         "when" => val.when = self.jpath(file, x, schema).map(|p| p.0),
+                        "prefix" => val.prefix = s.map(str::to_string),
                         "else" => val.fallback = self.value(file, x, schema, at_name, ty).map(Box::new),
-                        other => self.err(file, k.span().start, format!("{at_name}: unknown key {other:?}; an element takes from, const, count, sum, hl, format, codes, xref, default, when, else")),
+                        other => self.err(file, k.span().start, format!("{at_name}: unknown key {other:?}; an element takes from, const, count, sum, hl, format, codes, xref, default, when, else, prefix")),
                     }
                 }
                 match src {
@@ -719,7 +722,10 @@ fn value_text(v: &Val, root: &Value, scope: &Value) -> Result<Option<String>, Re
         _ => None,
     };
     match (got, &v.fallback) {
-        (Some(t), _) => Ok(Some(t)),
+        (Some(t), _) => Ok(Some(match &v.prefix {
+            Some(p) if !matches!(v.src, OutSrc::Const(_)) => format!("{p}{t}"),
+            _ => t,
+        })),
         (None, Some(f)) => value_text(f, root, scope),
         (None, None) => Ok(v.default.clone()),
     }

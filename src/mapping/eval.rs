@@ -115,6 +115,17 @@ pub struct Cx<'x> {
     set: &'x TransactionSet<'x>,
     tree: &'x Tree,
     trace: Option<RefCell<Trace>>,
+    /// The elements of the segments read last: a line's rules read one segment many times, and
+    /// splitting it once saves re-scanning it for every position.
+    split: RefCell<Split<'x>>,
+}
+
+const SPLIT_SLOTS: usize = 4;
+
+#[derive(Default)]
+struct Split<'x> {
+    slots: [(u32, Vec<Element<'x>>); SPLIT_SLOTS],
+    next: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -159,18 +170,50 @@ impl<'x> Leaf<'x> {
 
 /// Translates one set with a compiled inbound mapping.
 pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<Document, MapError> {
-    let cx = Cx { set, tree, trace: None };
+    let cx = Cx { set, tree, trace: None, split: RefCell::new(Split::new()) };
     cx.document(map, provenance)
 }
 
 /// Translates one set and records, for every canonical field, the element that filled it.
 pub fn translate_traced(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> (Result<Document, MapError>, Trace) {
-    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())) };
+    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())), split: RefCell::new(Split::new()) };
     let doc = cx.document(map, provenance);
     (doc, cx.trace.expect("tracing").into_inner())
 }
 
+impl<'x> Split<'x> {
+    fn new() -> Self {
+        Split { slots: std::array::from_fn(|_| (crate::syntax::structure::NONE, Vec::new())), next: 0 }
+    }
+}
+
 impl<'x> Cx<'x> {
+    /// Element `pos` (1-based) of segment `seg`, from the split cache.
+    fn element(&self, seg: u32, pos: usize) -> Option<Element<'x>> {
+        let mut c = self.split.borrow_mut();
+        let slot = match c.slots.iter().position(|(s, _)| *s == seg) {
+            Some(i) => i,
+            None => {
+                let i = c.next;
+                c.next = (i + 1) % SPLIT_SLOTS;
+                let (s, v) = &mut c.slots[i];
+                *s = seg;
+                v.clear();
+                v.extend(self.set.segment(seg as usize).elements());
+                i
+            }
+        };
+        pos.checked_sub(1).and_then(|p| c.slots[slot].1.get(p).copied())
+    }
+
+    fn element_at(&self, seg: u32, at: Position) -> Option<Element<'x>> {
+        let el = self.element(seg, at.element as usize)?;
+        match at.component {
+            None => Some(el.components().next().unwrap_or(el)),
+            Some(c) => el.component(c as usize),
+        }
+    }
+
     fn document(&self, map: &'x Inbound, provenance: &'x Provenance) -> Result<Document, MapError> {
         use super::DocKind::*;
         let de = ObjDe { cx: self, obj: &map.root, scope: Scope::Inst(0), provenance: Some(provenance) };
@@ -197,10 +240,9 @@ impl<'x> Cx<'x> {
         if conds.is_empty() {
             return true;
         }
-        let s = self.seg(seg);
         conds.iter().all(|c| {
             self.note_used(seg, c.at);
-            let v = element_at(&s, c.at).map(|e| trim_bytes(e.as_bytes())).unwrap_or(b"");
+            let v = self.element_at(seg, c.at).map(|e| trim_bytes(e.as_bytes())).unwrap_or(b"");
             match &c.test {
                 Test::Present => !v.is_empty(),
                 Test::OneOf(vals) => vals.iter().any(|x| x.as_bytes() == v),
@@ -234,7 +276,7 @@ impl<'x> Cx<'x> {
             }
             (StepKind::Segment(tag), Scope::Inst(i)) => {
                 for &s in self.tree.segments(i) {
-                    if self.seg(s).tag() == tag && self.cond_ok(s, &step.conds) && self.walk(rest, Scope::Seg(s), f) {
+                    if self.tree.tag(s) == tag && self.cond_ok(s, &step.conds) && self.walk(rest, Scope::Seg(s), f) {
                         return true;
                     }
                 }
@@ -243,7 +285,7 @@ impl<'x> Cx<'x> {
             (StepKind::Trigger(key, tag), Scope::Inst(i)) => {
                 for &c in self.tree.children(i) {
                     let inst = self.tree.instance(c);
-                    if inst.name == key && self.seg(inst.first).tag() == tag && self.cond_ok(inst.first, &step.conds) && self.walk(rest, Scope::Seg(inst.first), f) {
+                    if inst.name == key && self.tree.tag(inst.first) == tag && self.cond_ok(inst.first, &step.conds) && self.walk(rest, Scope::Seg(inst.first), f) {
                         return true;
                     }
                 }
@@ -280,20 +322,19 @@ impl<'x> Cx<'x> {
 
     /// The element a path reads in segment `seg`, when present and non-empty.
     fn read(&self, p: &RPath, seg: u32) -> Option<(Element<'x>, Position)> {
-        let s = self.seg(seg);
         let (el, at) = match &p.read {
             RRead::Nothing => return None,
-            RRead::Element { at, .. } => (element_at(&s, *at)?, *at),
+            RRead::Element { at, .. } => (self.element_at(seg, *at)?, *at),
             RRead::Pair { first, last, qualifier } => {
                 let mut k = *first;
                 loop {
                     if k >= *last {
                         return None;
                     }
-                    if trim_bytes(s.get(k as usize)) == qualifier.as_bytes() {
+                    if self.element(seg, k as usize).is_some_and(|q| trim_bytes(q.as_bytes()) == qualifier.as_bytes()) {
                         let at = Position { element: k + 1, component: None };
                         self.note_used(seg, Position { element: k, component: None });
-                        break (s.element(k as usize + 1)?, at);
+                        break (self.element(seg, k as usize + 1)?, at);
                     }
                     k += 2;
                 }
@@ -438,8 +479,7 @@ impl<'x> Cx<'x> {
         }
         let dtm_format = match &p.read {
             RRead::Element { dtm: true, .. } => {
-                let s = self.seg(seg);
-                element_at(&s, Position { element: 1, component: Some(3) }).map(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+                self.element_at(seg, Position { element: 1, component: Some(3) }).map(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
             }
             _ => None,
         };
@@ -542,8 +582,7 @@ impl<'x> Cx<'x> {
         let field = t.stack.join(".").replace(".[", "[");
         let value = got.leaf.as_text();
         let source = got.hit.map(|(seg, at)| {
-            let s = self.seg(seg);
-            let raw = element_at(&s, at).map(|e| trim_cow(e.text()).into_owned()).unwrap_or_default();
+            let raw = self.element_at(seg, at).map(|e| trim_cow(e.text()).into_owned()).unwrap_or_default();
             self.hit(seg, at, &raw)
         });
         let rule = got
@@ -569,14 +608,6 @@ impl<'x> Cx<'x> {
         if let Some(t) = &self.trace {
             t.borrow_mut().stack.pop();
         }
-    }
-}
-
-fn element_at<'a>(s: &Segment<'a>, at: Position) -> Option<Element<'a>> {
-    let el = s.element(at.element as usize)?;
-    match at.component {
-        None => Some(el.components().next().unwrap_or(el)),
-        Some(c) => el.component(c as usize),
     }
 }
 
@@ -777,7 +808,9 @@ impl<'de, 'c, 'x> MapAccess<'de> for ObjAccess<'c, 'x> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, MapError> {
         let (name, pending) = self.pending.take().ok_or_else(|| MapError::new("value without key"))?;
-        self.cx.push(name.to_string());
+        if self.cx.trace.is_some() {
+            self.cx.push(name.to_string());
+        }
         let out = match pending {
             Pending::Leaf(g) => {
                 self.cx.record(&g);
@@ -855,11 +888,17 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for SeqDe<'c, 'x> {
 impl<'de, 'c, 'x> SeqAccess<'de> for SeqDe<'c, 'x> {
     type Error = MapError;
 
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, MapError> {
         let Some(item) = self.items.next() else { return Ok(None) };
         let i = self.index;
         self.index += 1;
-        self.cx.push(format!("[{i}]"));
+        if self.cx.trace.is_some() {
+            self.cx.push(format!("[{i}]"));
+        }
         let out = match item {
             Item::Obj(o, s) => seed.deserialize(ObjDe { cx: self.cx, obj: o, scope: s, provenance: None }),
             Item::Leaf(g) => {

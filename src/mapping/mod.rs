@@ -158,14 +158,14 @@ impl SourceFile {
 #[derive(Debug, Clone)]
 pub struct CodeList {
     pub name: String,
-    pub entries: HashMap<String, String>,
+    pub entries: BTreeMap<String, String>,
     pub origin: Origin,
 }
 
 impl CodeList {
     /// The reverse table (canonical value → code), first code winning, for outbound mappings.
     pub fn reversed(&self) -> CodeList {
-        let mut entries = HashMap::new();
+        let mut entries = BTreeMap::new();
         let mut keys: Vec<(&String, &String)> = self.entries.iter().collect();
         keys.sort();
         for (k, v) in keys {
@@ -407,7 +407,7 @@ fn read_code_tables(file: &SourceFile, table: &DeTable<'_>, out: &mut HashMap<St
         };
         let list = out.entry(name.get_ref().to_string()).or_insert_with(|| CodeList {
             name: name.get_ref().to_string(),
-            entries: HashMap::new(),
+            entries: BTreeMap::new(),
             origin: file.origin(name.span().start),
         });
         for (k, val) in t.iter() {
@@ -992,7 +992,7 @@ impl<'e> Compiler<'e> {
                 }
             },
             DeValue::Table(t) => {
-                let mut entries = HashMap::new();
+                let mut entries = BTreeMap::new();
                 for (k, val) in t.iter() {
                     match val.get_ref().as_str() {
                         Some(s) => {

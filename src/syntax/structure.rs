@@ -59,6 +59,7 @@ impl Validator {
             let number = i as u32 + 1;
             last_offset = seg.offset();
             let t = seg.tag();
+            self.tree.tags.push(t);
             let before = out.len();
             let later = |tag: u32| set.segments().skip(i + 1).any(|s| s.tag() == tag);
             let placed = place(&mut stack, t, &seg, number, &later, &mut self.tree, out);
@@ -255,6 +256,8 @@ pub const NONE: u32 = u32::MAX;
 pub struct Tree {
     instances: Vec<Instance>,
     owner: Vec<u32>,
+    /// Each segment's tag ([`crate::syntax::segment::tag`]), so walks compare numbers.
+    tags: Vec<u32>,
     /// Children and segments of each instance, in order (offsets into `children` / `segs`).
     child_start: Vec<u32>,
     children: Vec<u32>,
@@ -282,6 +285,8 @@ impl Tree {
         self.instances.push(Instance { name: 0, parent: NONE, first: 0 });
         self.owner.clear();
         self.owner.resize(segments, NONE);
+        self.tags.clear();
+        self.tags.reserve(segments);
     }
 
     fn open(&mut self, node: &LoopNode, parent: u32, first: u32) -> u32 {
@@ -320,6 +325,12 @@ impl Tree {
     pub fn segments(&self, i: u32) -> &[u32] {
         let i = i as usize;
         &self.segs[self.seg_start[i] as usize..self.seg_start[i + 1] as usize]
+    }
+
+    /// The tag of segment `segment` of the set.
+    #[inline]
+    pub fn tag(&self, segment: u32) -> u32 {
+        self.tags[segment as usize]
     }
 
     /// The instance a segment was placed in.

@@ -120,7 +120,7 @@ pub struct Cx<'x> {
     split: RefCell<Split<'x>>,
 }
 
-const SPLIT_SLOTS: usize = 4;
+const SPLIT_SLOTS: usize = 8;
 
 #[derive(Default)]
 struct Split<'x> {
@@ -190,6 +190,11 @@ impl<'x> Split<'x> {
 impl<'x> Cx<'x> {
     /// Element `pos` (1-based) of segment `seg`, from the split cache.
     fn element(&self, seg: u32, pos: usize) -> Option<Element<'x>> {
+        self.with_elements(seg, |els| pos.checked_sub(1).and_then(|p| els.get(p).copied()))
+    }
+
+    /// Runs `f` over the elements of segment `seg`, split once and cached.
+    fn with_elements<T>(&self, seg: u32, f: impl FnOnce(&[Element<'x>]) -> T) -> T {
         let mut c = self.split.borrow_mut();
         let slot = match c.slots.iter().position(|(s, _)| *s == seg) {
             Some(i) => i,
@@ -203,13 +208,13 @@ impl<'x> Cx<'x> {
                 i
             }
         };
-        pos.checked_sub(1).and_then(|p| c.slots[slot].1.get(p).copied())
+        f(&c.slots[slot].1)
     }
 
     fn element_at(&self, seg: u32, at: Position) -> Option<Element<'x>> {
         let el = self.element(seg, at.element as usize)?;
         match at.component {
-            None => Some(el.components().next().unwrap_or(el)),
+            None => Some(el),
             Some(c) => el.component(c as usize),
         }
     }
@@ -326,18 +331,21 @@ impl<'x> Cx<'x> {
             RRead::Nothing => return None,
             RRead::Element { at, .. } => (self.element_at(seg, *at)?, *at),
             RRead::Pair { first, last, qualifier } => {
-                let mut k = *first;
-                loop {
-                    if k >= *last {
-                        return None;
+                // One pass over the pairs: qualifiers at first, first + 2, ... up to last.
+                let q = qualifier.as_bytes();
+                let found = self.with_elements(seg, |els| {
+                    let mut k = usize::from(*first);
+                    while k < usize::from(*last) && k < els.len() {
+                        if trim_bytes(els[k - 1].as_bytes()) == q {
+                            return Some((k as u16, els[k]));
+                        }
+                        k += 2;
                     }
-                    if self.element(seg, k as usize).is_some_and(|q| trim_bytes(q.as_bytes()) == qualifier.as_bytes()) {
-                        let at = Position { element: k + 1, component: None };
-                        self.note_used(seg, Position { element: k, component: None });
-                        break (self.element(seg, k as usize + 1)?, at);
-                    }
-                    k += 2;
-                }
+                    None
+                });
+                let (k, el) = found?;
+                self.note_used(seg, Position { element: k, component: None });
+                (el, Position { element: k + 1, component: None })
             }
         };
         self.note_used(seg, at);

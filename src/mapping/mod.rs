@@ -1214,7 +1214,9 @@ pub(crate) fn resolve(version: &'static VersionSpec, doc: &'static DocumentSpec,
             if element_at(dict, sdef, c.at).is_none() {
                 return Err(format!("condition [{}]: {} has no element {}", c.at, s.id, c.at));
             }
-            conds.push(RCond { at: c.at, test: c.test.clone() });
+            let composite = matches!(sdef.entries[usize::from(c.at.element) - 1].kind, EntryKind::Composite(_));
+            let at = Position { element: c.at.element, component: if composite { Some(c.at.component.unwrap_or(1)) } else { None } };
+            conds.push(RCond { at, test: c.test.clone() });
         }
         steps.push(RStep { kind, conds });
         cur = next;
@@ -1232,7 +1234,11 @@ pub(crate) fn resolve(version: &'static VersionSpec, doc: &'static DocumentSpec,
                 return Err(format!("{}{} does not exist: {} has {n} elements{}", s.id, at, s.id, composite_hint(dict, sdef, *at)));
             };
             let dtm = doc.standard == Standard::Edifact && s.id == "DTM" && at.element == 1 && at.component == Some(2);
-            RRead::Element { at: *at, ty: dict.elements[e].data_type, dtm }
+            // A composite read without a component reads its first; a simple element is read whole
+            // (no component split at evaluation).
+            let composite = matches!(sdef.entries[usize::from(at.element) - 1].kind, EntryKind::Composite(_));
+            let at = Position { element: at.element, component: if composite { Some(at.component.unwrap_or(1)) } else { None } };
+            RRead::Element { at, ty: dict.elements[e].data_type, dtm }
         }
         Read::Pair { first, last, qualifier } => {
             let SScope::Segment(s) = cur else { unreachable!() };

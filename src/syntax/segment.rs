@@ -47,7 +47,11 @@ impl Charset {
     pub fn decode(self, bytes: &[u8]) -> Cow<'_, str> {
         match self {
             Charset::Latin1 if !bytes.is_ascii() => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
-            _ => String::from_utf8_lossy(bytes),
+            // `from_utf8` checks ASCII in wide steps; the lossy path only for what is not UTF-8.
+            _ => match std::str::from_utf8(bytes) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(bytes),
+            },
         }
     }
 

@@ -223,13 +223,23 @@ pub struct Profiles {
 impl Profiles {
     /// Reads every `*.toml` of `dir`; a file that does not parse is an error with its place.
     pub fn load(dir: &Path) -> Result<Profiles, Vec<MappingError>> {
+        let (profiles, errors) = Self::load_all(dir);
+        if errors.is_empty() {
+            Ok(profiles)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Reads every profile that parses, and the faults of those that do not.
+    pub fn load_all(dir: &Path) -> (Profiles, Vec<MappingError>) {
         let mut out = Profiles::default();
         let mut errors = Vec::new();
         let mut paths: Vec<_> = match std::fs::read_dir(dir) {
             Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect(),
             Err(e) => {
                 errors.push(MappingError { origin: crate::mapping::Origin { file: dir.display().to_string().into(), line: 0, col: 0 }, message: format!("cannot read: {e}"), field: None });
-                return Err(errors);
+                return (out, errors);
             }
         };
         paths.sort();
@@ -258,11 +268,7 @@ impl Profiles {
                 }
             }
         }
-        if errors.is_empty() {
-            Ok(out)
-        } else {
-            Err(errors)
-        }
+        (out, errors)
     }
 
     pub fn get(&self, code: &str) -> Option<&Loaded> {

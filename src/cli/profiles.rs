@@ -18,16 +18,10 @@ pub fn check(dirs: &super::Dirs) -> anyhow::Result<ExitCode> {
         let r = if id.ends_with(".in") { library.inbound(id, None).err() } else { library.outbound(id, None).err() };
         errors.extend(r.into_iter().flat_map(|e| e.0));
     }
-    let profiles = match Profiles::load(&dirs.profiles) {
-        Ok(p) => {
-            errors.extend(p.check(&library));
-            Some(p)
-        }
-        Err(e) => {
-            errors.extend(e);
-            None
-        }
-    };
+    let (profiles, load_errors) = Profiles::load_all(&dirs.profiles);
+    errors.extend(load_errors);
+    errors.extend(profiles.check(&library));
+    let profiles = Some(profiles);
     // The same fault reached through several profiles is shown once.
     let mut seen = HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));

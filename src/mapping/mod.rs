@@ -941,7 +941,8 @@ impl<'e> Compiler<'e> {
             if !bad.is_empty() {
                 self.err(file, at, format!("{}: {} not among its values: {}", show_target(target), quote_list(&bad), choices.join(", ")));
             }
-            if rule.codes.is_none() && rule.sources.iter().any(|s| matches!(s, Src::Path(_))) {
+            let has_codes_key = val.get_ref().as_table().is_some_and(|t| t.contains_key("codes"));
+            if rule.codes.is_none() && !has_codes_key && rule.sources.iter().any(|s| matches!(s, Src::Path(_))) {
                 self.err(file, at, format!("{}: takes one of {}; translate the EDI code with `codes`", show_target(target), choices.join(", ")));
             }
         }

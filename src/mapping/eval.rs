@@ -174,6 +174,14 @@ pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenanc
     cx.document(map, provenance)
 }
 
+/// Evaluates every rule without building the document (for measuring the engine alone).
+#[doc(hidden)]
+pub fn evaluate_only(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<(), MapError> {
+    let cx = Cx { set, tree, trace: None, split: RefCell::new(Split::new()) };
+    let de = ObjDe { cx: &cx, obj: &map.root, scope: Scope::Inst(0), provenance: Some(provenance) };
+    serde::de::IgnoredAny::deserialize(de).map(|_| ())
+}
+
 /// Translates one set and records, for every canonical field, the element that filled it.
 pub fn translate_traced(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> (Result<Document, MapError>, Trace) {
     let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())), split: RefCell::new(Split::new()) };

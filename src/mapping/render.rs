@@ -243,8 +243,13 @@ impl Library {
         }
         let mut c = OutCompiler { header: &header, codes, xrefs, errors: &mut errors };
         let mut items: Option<Vec<Item>> = None;
-        for (file, table) in &chain {
+        for (i, (file, table)) in chain.iter().enumerate() {
             if let Some(s) = table.get_ref().get("segments") {
+                if items.is_some() {
+                    // This file's segments replace the base's: so do the faults found in those.
+                    let earlier: Vec<Arc<str>> = chain[..i].iter().map(|(f, _)| f.path.clone()).collect();
+                    c.errors.retain(|e| e.field.is_none() || !earlier.contains(&e.origin.file));
+                }
                 items = Some(c.items(file, s, header.kind.schema()));
             } else if items.is_none() {
                 c.errors.push(file.error(0, "missing [[segments]]: the segments to write, in order"));
@@ -279,6 +284,22 @@ struct OutCompiler<'h, 'e> {
 impl OutCompiler<'_, '_> {
     fn err(&mut self, file: &SourceFile, at: usize, m: impl Into<String>) {
         self.errors.push(file.error(at, m));
+    }
+
+    /// An error about a segment (`MSG`) or element (`MSG01`): a layer that drops or replaces it
+    /// forgets the error.
+    fn err_at(&mut self, file: &SourceFile, at: usize, m: impl Into<String>, what: &str) {
+        let mut e = file.error(at, m);
+        e.field = Some(what.to_string());
+        self.errors.push(e);
+    }
+
+    fn forget(&mut self, what: &str, whole_segment: bool) {
+        self.errors.retain(|e| match &e.field {
+            Some(f) if whole_segment => !(f == what || f.strip_prefix(what).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))),
+            Some(f) => f != what,
+            None => true,
+        });
     }
 
     fn jpath(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>, schema: Schema<'static>) -> Option<(JPath, Schema<'static>)> {
@@ -348,7 +369,7 @@ impl OutCompiler<'_, '_> {
             return None;
         };
         if !self.header.doc.tags.contains(&crate::syntax::segment::tag(id.as_bytes())) {
-            self.err(file, at, format!("{id} is not used in {} {}", self.header.doc.id, self.header.doc.name));
+            self.err_at(file, at, format!("{id} is not used in {} {} {}", self.header.version.version, self.header.doc.id, self.header.doc.name), id);
         }
         let sdef = &dict.segments[sidx];
         let mut elements = Vec::new();
@@ -362,7 +383,7 @@ impl OutCompiler<'_, '_> {
                 continue;
             };
             let Some(e) = element_at(dict, sdef, pos) else {
-                self.err(file, k.span().start, format!("{id}{pos} does not exist ({id} has {} elements)", sdef.entries.len()));
+                self.err_at(file, k.span().start, format!("{id}{pos} does not exist ({id} has {} elements)", sdef.entries.len()), &format!("{id}{pos}"));
                 continue;
             };
             if let Some(v) = self.value(file, val, inner, &format!("{id}{pos}"), dict.elements[e].data_type) {
@@ -474,6 +495,10 @@ impl OutCompiler<'_, '_> {
                 })
                 .unwrap_or((key, None));
             let mut hits = 0;
+            match pos {
+                None => self.forget(id, true),
+                Some(p) => self.forget(&format!("{id}{p}"), false),
+            }
             match (pos, val.get_ref()) {
                 (None, DeValue::Boolean(false)) => remove_segments(items, id, &mut hits),
                 (Some(pos), _) => {

@@ -115,17 +115,6 @@ pub struct Cx<'x> {
     set: &'x TransactionSet<'x>,
     tree: &'x Tree,
     trace: Option<RefCell<Trace>>,
-    /// The elements of the segments read last: a line's rules read one segment many times, and
-    /// splitting it once saves re-scanning it for every position.
-    split: RefCell<Split<'x>>,
-}
-
-const SPLIT_SLOTS: usize = 8;
-
-#[derive(Default)]
-struct Split<'x> {
-    slots: [(u32, Vec<Element<'x>>); SPLIT_SLOTS],
-    next: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -170,53 +159,31 @@ impl<'x> Leaf<'x> {
 
 /// Translates one set with a compiled inbound mapping.
 pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<Document, MapError> {
-    let cx = Cx { set, tree, trace: None, split: RefCell::new(Split::new()) };
+    let cx = Cx { set, tree, trace: None };
     cx.document(map, provenance)
 }
 
 /// Evaluates every rule without building the document (for measuring the engine alone).
 #[doc(hidden)]
 pub fn evaluate_only(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<(), MapError> {
-    let cx = Cx { set, tree, trace: None, split: RefCell::new(Split::new()) };
+    let cx = Cx { set, tree, trace: None };
     let de = ObjDe { cx: &cx, obj: &map.root, scope: Scope::Inst(0), provenance: Some(provenance) };
     serde::de::IgnoredAny::deserialize(de).map(|_| ())
 }
 
 /// Translates one set and records, for every canonical field, the element that filled it.
 pub fn translate_traced(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> (Result<Document, MapError>, Trace) {
-    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())), split: RefCell::new(Split::new()) };
+    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())) };
     let doc = cx.document(map, provenance);
     (doc, cx.trace.expect("tracing").into_inner())
 }
 
-impl<'x> Split<'x> {
-    fn new() -> Self {
-        Split { slots: std::array::from_fn(|_| (crate::syntax::structure::NONE, Vec::new())), next: 0 }
-    }
-}
-
 impl<'x> Cx<'x> {
-    /// Element `pos` (1-based) of segment `seg`, from the split cache.
+    /// Element `pos` (1-based) of segment `seg`, where the validator found it.
+    #[inline]
     fn element(&self, seg: u32, pos: usize) -> Option<Element<'x>> {
-        self.with_elements(seg, |els| pos.checked_sub(1).and_then(|p| els.get(p).copied()))
-    }
-
-    /// Runs `f` over the elements of segment `seg`, split once and cached.
-    fn with_elements<T>(&self, seg: u32, f: impl FnOnce(&[Element<'x>]) -> T) -> T {
-        let mut c = self.split.borrow_mut();
-        let slot = match c.slots.iter().position(|(s, _)| *s == seg) {
-            Some(i) => i,
-            None => {
-                let i = c.next;
-                c.next = (i + 1) % SPLIT_SLOTS;
-                let (s, v) = &mut c.slots[i];
-                *s = seg;
-                v.clear();
-                v.extend(self.set.segment(seg as usize).elements());
-                i
-            }
-        };
-        f(&c.slots[slot].1)
+        let &(off, len) = self.tree.element_spans(seg).get(pos.checked_sub(1)?)?;
+        Some(self.seg(seg).element_span(off, len))
     }
 
     fn element_at(&self, seg: u32, at: Position) -> Option<Element<'x>> {
@@ -341,16 +308,19 @@ impl<'x> Cx<'x> {
             RRead::Pair { first, last, qualifier } => {
                 // One pass over the pairs: qualifiers at first, first + 2, ... up to last.
                 let q = qualifier.as_bytes();
-                let found = self.with_elements(seg, |els| {
-                    let mut k = usize::from(*first);
-                    while k < usize::from(*last) && k < els.len() {
-                        if trim_bytes(els[k - 1].as_bytes()) == q {
-                            return Some((k as u16, els[k]));
-                        }
-                        k += 2;
+                let s = self.seg(seg);
+                let bytes = s.as_bytes();
+                let spans = self.tree.element_spans(seg);
+                let mut k = usize::from(*first);
+                let mut found = None;
+                while k < usize::from(*last) && k < spans.len() {
+                    let (o, l) = spans[k - 1];
+                    if trim_bytes(&bytes[o as usize..(o + l) as usize]) == q {
+                        found = Some((k as u16, s.element_span(spans[k].0, spans[k].1)));
+                        break;
                     }
-                    None
-                });
+                    k += 2;
+                }
                 let (k, el) = found?;
                 self.note_used(seg, Position { element: k, component: None });
                 (el, Position { element: k + 1, component: None })

@@ -227,6 +227,13 @@ impl<'a> Segment<'a> {
         self.element(position).map(|e| e.as_bytes()).unwrap_or(b"")
     }
 
+    /// The element at `offset..offset + len` of this segment's bytes (as found by a split earlier).
+    #[inline]
+    pub fn element_span(&self, offset: u32, len: u32) -> Element<'a> {
+        let raw = &self.bytes[offset as usize..(offset + len) as usize];
+        Element { raw, delims: self.delims, escaped: self.escaped }
+    }
+
     /// Number of elements present (trailing empty elements count: they were written).
     pub fn element_count(&self) -> usize {
         self.elements().count()

@@ -60,6 +60,7 @@ impl Validator {
             last_offset = seg.offset();
             let t = seg.tag();
             self.tree.tags.push(t);
+            self.tree.elem_start[i] = self.tree.elems.len() as u32;
             let before = out.len();
             let later = |tag: u32| set.segments().skip(i + 1).any(|s| s.tag() == tag);
             let placed = place(&mut stack, t, &seg, number, &later, &mut self.tree, out);
@@ -69,7 +70,7 @@ impl Validator {
             match placed {
                 Some(def) => {
                     let sdef = &dict.segments[def];
-                    check_elements(dict, sdef, &seg, number, doc.standard, out);
+                    check_elements(dict, sdef, &seg, number, doc.standard, &mut self.tree.elems, out);
                     if t == doc.hierarchy_tag && t != 0 {
                         self.check_hierarchy(doc, &seg, number, out);
                     }
@@ -107,6 +108,11 @@ impl Validator {
         let n = set.len() as u32;
         while let Some(f) = stack.pop() {
             missing_after(&f, f.node.children.len(), last_offset, n, out);
+        }
+        // Segments that were not placed have no spans: their range is empty.
+        let total = self.tree.elems.len() as u32;
+        if let Some(last) = self.tree.elem_start.last_mut() {
+            *last = total;
         }
         self.tree.finish();
     }
@@ -258,6 +264,9 @@ pub struct Tree {
     owner: Vec<u32>,
     /// Each segment's tag ([`crate::syntax::segment::tag`]), so walks compare numbers.
     tags: Vec<u32>,
+    /// Each placed segment's elements as (offset in the segment, length): `elems[elem_start[i]..elem_start[i + 1]]`.
+    elem_start: Vec<u32>,
+    elems: Vec<(u32, u32)>,
     /// Children and segments of each instance, in order (offsets into `children` / `segs`).
     child_start: Vec<u32>,
     children: Vec<u32>,
@@ -287,6 +296,9 @@ impl Tree {
         self.owner.resize(segments, NONE);
         self.tags.clear();
         self.tags.reserve(segments);
+        self.elems.clear();
+        self.elem_start.clear();
+        self.elem_start.resize(segments + 1, 0);
     }
 
     fn open(&mut self, node: &LoopNode, parent: u32, first: u32) -> u32 {
@@ -331,6 +343,14 @@ impl Tree {
     #[inline]
     pub fn tag(&self, segment: u32) -> u32 {
         self.tags[segment as usize]
+    }
+
+    /// The elements of a placed segment as (offset in the segment's bytes, length); empty for a
+    /// segment that could not be placed.
+    #[inline]
+    pub fn element_spans(&self, segment: u32) -> &[(u32, u32)] {
+        let i = segment as usize;
+        &self.elems[self.elem_start[i] as usize..self.elem_start[i + 1] as usize]
     }
 
     /// The instance a segment was placed in.
@@ -470,11 +490,22 @@ fn missing_after(f: &Frame<'_>, until: usize, offset: u64, number: u32, out: &mu
 }
 
 /// Checks each element of a segment against its definition.
-fn check_elements(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, number: u32, standard: Standard, out: &mut Vec<Diagnostic>) {
+fn check_elements(
+    dict: &Dictionary,
+    def: &SegmentDef,
+    seg: &Segment<'_>,
+    number: u32,
+    standard: Standard,
+    spans: &mut Vec<(u32, u32)>,
+    out: &mut Vec<Diagnostic>,
+) {
     let mut present: u64 = 0;
     let mut n = 0;
+    let base = seg.as_bytes().as_ptr() as usize;
     for (i, el) in seg.elements().enumerate() {
         n = i + 1;
+        // Where each element is, for the mappings that read this set after (no second split).
+        spans.push(((el.as_bytes().as_ptr() as usize - base) as u32, el.as_bytes().len() as u32));
         let Some(entry) = def.entries.get(i) else {
             out.push(Diagnostic::error(
                 Problem::TooManyElements,

@@ -40,7 +40,7 @@ enum Item {
 struct Seg {
     id: String,
     each: Option<JPath>,
-    when: Option<JPath>,
+    when: OutWhen,
     elements: Vec<(Position, Val)>,
     origin: Origin,
 }
@@ -48,7 +48,7 @@ struct Seg {
 #[derive(Debug)]
 struct Group {
     each: Option<JPath>,
-    when: Option<JPath>,
+    when: OutWhen,
     items: Vec<Item>,
 }
 
@@ -59,7 +59,7 @@ struct Val {
     codes: Option<Arc<CodeList>>,
     xref: Option<Arc<CodeList>>,
     default: Option<String>,
-    when: Option<JPath>,
+    when: OutWhen,
     ty: DataType,
     /// Used when `from` finds nothing or its code has no translation.
     fallback: Option<Box<Val>>,
@@ -81,6 +81,20 @@ enum OutSrc {
     /// The hierarchical id of this level (HL01, CPS01) or of its parent (HL02, CPS02).
     HlId,
     HlParent,
+}
+
+/// `when` (any of these fields has a value) and `unless` (none of these has).
+#[derive(Debug, Default)]
+struct OutWhen {
+    any: Vec<JPath>,
+    none: Vec<JPath>,
+}
+
+impl OutWhen {
+    fn holds(&self, root: &Value, scope: &Value) -> bool {
+        let has = |p: &JPath| p.first(root, scope).is_some_and(|v| !is_empty(v));
+        (self.any.is_empty() || self.any.iter().any(has)) && !self.none.iter().any(has)
+    }
 }
 
 /// A path into the canonical JSON: `lines[].quantity.value`, `address.lines[0]`, `/currency`.
@@ -323,6 +337,14 @@ impl OutCompiler<'_, '_> {
         }
     }
 
+    /// One field path or a list of them.
+    fn jpaths(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>, schema: Schema<'static>) -> Vec<JPath> {
+        match v.get_ref() {
+            DeValue::Array(a) => a.iter().filter_map(|x| self.jpath(file, x, schema).map(|p| p.0)).collect(),
+            _ => self.jpath(file, v, schema).map(|p| p.0).into_iter().collect(),
+        }
+    }
+
     fn items(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>, schema: Schema<'static>) -> Vec<Item> {
         let Some(arr) = v.get_ref().as_array() else {
             self.err(file, v.span().start, "segments must be an array of tables ([[segments]])");
@@ -348,9 +370,9 @@ impl OutCompiler<'_, '_> {
             }
             None => (None, schema),
         };
-        let when = match t.get("when") {
-            Some(w) => Some(self.jpath(file, w, inner)?.0),
-            None => None,
+        let when = OutWhen {
+            any: t.get("when").map(|w| self.jpaths(file, w, inner)).unwrap_or_default(),
+            none: t.get("unless").map(|w| self.jpaths(file, w, inner)).unwrap_or_default(),
         };
         if let Some(s) = t.get("segments") {
             if t.contains_key("id") {
@@ -375,7 +397,7 @@ impl OutCompiler<'_, '_> {
         let mut elements = Vec::new();
         for (k, val) in t.iter() {
             let key = k.get_ref().as_ref();
-            if matches!(key, "id" | "each" | "when") {
+            if matches!(key, "id" | "each" | "when" | "unless") {
                 continue;
             }
             let Some(pos) = parse_position(key) else {
@@ -395,7 +417,7 @@ impl OutCompiler<'_, '_> {
 
     fn value(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>, schema: Schema<'static>, at_name: &str, ty: DataType) -> Option<Val> {
         let at = v.span().start;
-        let mut val = Val { src: OutSrc::Const(String::new()), format: None, codes: None, xref: None, default: None, when: None, fallback: None, prefix: None, ty, at: at_name.to_string(), origin: file.origin(at) };
+        let mut val = Val { src: OutSrc::Const(String::new()), format: None, codes: None, xref: None, default: None, when: OutWhen::default(), fallback: None, prefix: None, ty, at: at_name.to_string(), origin: file.origin(at) };
         match v.get_ref() {
             DeValue::String(_) => {
                 val.src = OutSrc::Path(self.jpath(file, v, schema)?.0);
@@ -429,7 +451,8 @@ impl OutCompiler<'_, '_> {
                             val.xref = s.and_then(|n| self.xrefs.get(n).map(|x| Arc::new(x.reversed())));
                         }
                         "default" => val.default = s.map(str::to_string),
-                        "when" => val.when = self.jpath(file, x, schema).map(|p| p.0),
+                        "when" => val.when.any = self.jpaths(file, x, schema),
+                        "unless" => val.when.none = self.jpaths(file, x, schema),
                         "prefix" => val.prefix = s.map(str::to_string),
                         "else" => val.fallback = self.value(file, x, schema, at_name, ty).map(Box::new),
                         other => self.err(file, k.span().start, format!("{at_name}: unknown key {other:?}; an element takes from, const, count, sum, hl, format, codes, xref, default, when, else, prefix")),
@@ -611,7 +634,7 @@ fn render_items(items: &[Item], root: &Value, scope: &Value, hl: &mut Hl, out: &
         match item {
             Item::Segment(s) => {
                 for el in scopes(&s.each, root, scope) {
-                    if s.when.as_ref().is_some_and(|w| w.first(root, el).is_none_or(is_empty)) {
+                    if !s.when.holds(root, el) {
                         continue;
                     }
                     if let Some(seg) = render_segment(s, root, el, hl)? {
@@ -621,7 +644,7 @@ fn render_items(items: &[Item], root: &Value, scope: &Value, hl: &mut Hl, out: &
             }
             Item::Group(g) => {
                 for el in scopes(&g.each, root, scope) {
-                    if g.when.as_ref().is_some_and(|w| w.first(root, el).is_none_or(is_empty)) {
+                    if !g.when.holds(root, el) {
                         continue;
                     }
                     hl.levels.push(None);
@@ -658,12 +681,13 @@ fn is_empty(v: &Value) -> bool {
 
 /// Builds one segment; `None` when its field-sourced elements are all empty.
 fn render_segment(s: &Seg, root: &Value, scope: &Value, hl: &mut Hl) -> Result<Option<SegmentData>, RenderError> {
-    let mut values: Vec<(Position, String)> = Vec::with_capacity(s.elements.len());
+    // (position, text, hl role: 0 none, 1 id, 2 parent)
+    let mut values: Vec<(Position, String, u8)> = Vec::with_capacity(s.elements.len());
     let mut sourced = false;
     let mut found = false;
     let mut wants_hl = false;
     for (pos, v) in &s.elements {
-        if v.when.as_ref().is_some_and(|w| w.first(root, scope).is_none_or(is_empty)) {
+        if !v.when.holds(root, scope) {
             continue;
         }
         let text = match &v.src {
@@ -687,15 +711,20 @@ fn render_segment(s: &Seg, root: &Value, scope: &Value, hl: &mut Hl) -> Result<O
                     let t = x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string());
                     total += t.parse::<rust_decimal::Decimal>().map_err(|_| err(v, format!("{t:?} in {} is not a number to sum", p.text)))?;
                 }
-                Some(total.normalize().to_string())
+                Some(total.to_string())
             }
             OutSrc::HlId | OutSrc::HlParent => {
                 wants_hl = true;
                 Some(String::new())
             }
         };
+        let role = match v.src {
+            OutSrc::HlId => 1,
+            OutSrc::HlParent => 2,
+            _ => 0,
+        };
         if let Some(t) = text {
-            values.push((*pos, t));
+            values.push((*pos, t, role));
         }
     }
     if sourced && !found {
@@ -706,17 +735,16 @@ fn render_segment(s: &Seg, root: &Value, scope: &Value, hl: &mut Hl) -> Result<O
         let id = hl.next;
         hl.next += 1;
         *hl.levels.last_mut().expect("level") = Some(id);
-        for ((pos, t), (_, v)) in values.iter_mut().zip(s.elements.iter().filter(|(_, v)| !v.when.as_ref().is_some_and(|w| w.first(root, scope).is_none_or(is_empty)))) {
-            let _ = pos;
-            match v.src {
-                OutSrc::HlId => *t = id.to_string(),
-                OutSrc::HlParent => *t = parent.map(|p| p.to_string()).unwrap_or_default(),
+        for (_, t, role) in values.iter_mut() {
+            match role {
+                1 => *t = id.to_string(),
+                2 => *t = parent.map(|p| p.to_string()).unwrap_or_default(),
                 _ => {}
             }
         }
     }
     let mut seg = SegmentData { id: s.id.clone(), elements: Vec::new() };
-    for (pos, t) in values {
+    for (pos, t, _) in values {
         let e = usize::from(pos.element) - 1;
         while seg.elements.len() <= e {
             seg.elements.push(vec![vec![String::new()]]);

@@ -46,6 +46,8 @@ pub struct SetOutcome {
 }
 
 type Compiled = Rc<Result<Inbound, MappingErrors>>;
+/// A mapping id and, when a partner's layer applies, its code and document entry.
+type CacheKey = (String, Option<(String, usize)>);
 
 /// Translates inputs with a mapping library and partner profiles; compiled mappings are cached.
 pub struct Translator<'a> {
@@ -55,7 +57,7 @@ pub struct Translator<'a> {
     pub partner: Option<&'a Loaded>,
     /// Record a trace per set.
     pub trace: bool,
-    cache: RefCell<HashMap<(String, Option<(String, usize)>), Compiled>>,
+    cache: RefCell<HashMap<CacheKey, Compiled>>,
 }
 
 impl<'a> Translator<'a> {
@@ -126,10 +128,6 @@ impl<'a> Translator<'a> {
                 return out;
             }
         };
-        if std::env::var_os("EDIGATE_EVAL_ONLY").is_some() {
-            out.result = eval::evaluate_only(map, set, checked.tree, &out.provenance).map(|_| Document::Invoice(dummy())).map_err(SetFailure::Map);
-            return out;
-        }
         if self.trace {
             let (doc, trace) = eval::translate_traced(map, set, checked.tree, &out.provenance);
             out.result = doc.map_err(SetFailure::Map);
@@ -354,6 +352,3 @@ fn write_edifact(partner: &Loaded, compiled: &HashMap<DocKind, Outbound>, docs: 
     Ok(w.finish()?)
 }
 
-fn dummy() -> crate::model::Invoice {
-    serde_json::from_value(serde_json::json!({"provenance":{"standard":"x","version":"x","document_type":"x","interchange_control_number":"x","set_control_number":"x"},"kind":"invoice","invoice_number":"x","issue_date":"2024-01-01","currency":"x","lines":[],"totals":{"payable":"0"}})).unwrap()
-}

@@ -25,7 +25,7 @@ pub fn check(dirs: &super::Dirs) -> anyhow::Result<ExitCode> {
     // The same fault reached through several profiles is shown once.
     let mut seen = HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));
-    errors.sort_by(|a, b| order(&a.origin).cmp(&order(&b.origin)));
+    errors.sort_by_key(|e| order(&e.origin));
     let mut out = std::io::stdout().lock();
     for e in &errors {
         writeln!(out, "{e}")?;
@@ -73,7 +73,11 @@ pub fn test(partner: &str, file: &Path, dirs: &super::Dirs) -> anyhow::Result<Ex
                 .elements
                 .iter()
                 .filter(|(seg, _, e, c, _)| {
-                    !used.contains(&(*seg, *e, *c)) && !(c == &Some(1) && used.contains(&(*seg, *e, None))) && !(c.is_none() && used.contains(&(*seg, *e, Some(1))))
+                    // A first component read as the whole element (or the reverse) counts as read.
+                    let read = used.contains(&(*seg, *e, *c))
+                        || (c == &Some(1) && used.contains(&(*seg, *e, None)))
+                        || (c.is_none() && used.contains(&(*seg, *e, Some(1))));
+                    !read
                 })
                 .filter(|(seg, id, ..)| *seg > 0 && !matches!(id.as_str(), "SE" | "UNT" | "CTT" | "CNT"))
                 .collect();

@@ -27,7 +27,7 @@ pub struct MapError {
     pub field: String,
     pub message: String,
     /// The EDI element the value came from.
-    pub source: Option<Hit>,
+    pub source: Option<Box<Hit>>,
     /// The mapping rule that read it.
     pub rule: Option<Origin>,
 }
@@ -161,14 +161,6 @@ impl<'x> Leaf<'x> {
 pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<Document, MapError> {
     let cx = Cx { set, tree, trace: None };
     cx.document(map, provenance)
-}
-
-/// Evaluates every rule without building the document (for measuring the engine alone).
-#[doc(hidden)]
-pub fn evaluate_only(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<(), MapError> {
-    let cx = Cx { set, tree, trace: None };
-    let de = ObjDe { cx: &cx, obj: &map.root, scope: Scope::Inst(0), provenance: Some(provenance) };
-    serde::de::IgnoredAny::deserialize(de).map(|_| ())
 }
 
 /// Translates one set and records, for every canonical field, the element that filled it.
@@ -380,7 +372,7 @@ impl<'x> Cx<'x> {
                 Src::Const(c) => return self.finish(rule, Cow::Borrowed(c.as_str()), None, scope).map(Some),
                 Src::Path(p) => {
                     if let Some((seg, el, at)) = self.first(p, scope) {
-                        return self.from_element(rule, p, seg, el, at, scope);
+                        return self.read_value(rule, p, seg, el, at, scope);
                     }
                 }
             }
@@ -414,7 +406,7 @@ impl<'x> Cx<'x> {
                     for s in self.matches(p, scope) {
                         if let Scope::Seg(seg) = s {
                             if let Some((el, at)) = self.read(p, seg) {
-                                if let Some(g) = self.from_element(rule, p, seg, el, at, scope)? {
+                                if let Some(g) = self.read_value(rule, p, seg, el, at, scope)? {
                                     out.push(g);
                                 }
                             }
@@ -431,7 +423,7 @@ impl<'x> Cx<'x> {
         Ok(())
     }
 
-    fn from_element(&self, rule: &'x ValueRule, p: &RPath, seg: u32, el: Element<'x>, at: Position, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
+    fn read_value(&self, rule: &'x ValueRule, p: &RPath, seg: u32, el: Element<'x>, at: Position, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
         let mut text = trim_cow(el.text());
         if let Some(pre) = &rule.prefix {
             if let Some(rest) = text.strip_prefix(pre.as_str()) {
@@ -533,7 +525,7 @@ impl<'x> Cx<'x> {
     }
 
     fn error_at(&self, rule: &ValueRule, seg: u32, at: Position, value: &str, m: String) -> MapError {
-        MapError { field: String::new(), message: m, source: Some(self.hit(seg, at, value)), rule: Some(rule.origin.clone()) }
+        MapError { field: String::new(), message: m, source: Some(Box::new(self.hit(seg, at, value))), rule: Some(rule.origin.clone()) }
     }
 
     /// Whether an object would have any field at all in `scope` (empty optional objects are left out).
@@ -909,7 +901,7 @@ impl<'c, 'x> LeafDe<'c, 'x> {
             return e;
         }
         let value = self.got.leaf.as_text();
-        let source = self.got.hit.map(|(seg, at)| self.cx.hit(seg, at, &value));
+        let source = self.got.hit.map(|(seg, at)| Box::new(self.cx.hit(seg, at, &value)));
         let message = if source.is_none() { format!("{} (value {value:?})", e.message) } else { e.message };
         MapError { message, source, rule: Some(self.got.rule.origin.clone()), ..e }
     }

@@ -254,7 +254,7 @@ impl Library {
         let codes = self.shared_codes(&mut errors);
         let mut chain = Vec::new();
         let out = self.resolve_chain(id, &mut chain, &mut errors).and_then(|(header, target)| {
-            let mut c = Compiler::new(header.version, header.doc, header.kind, codes, &mut errors);
+            let mut c = Compiler::new(header.version, header.doc, codes, &mut errors);
             // Code lists and cross-references: shared, then each file from the base up, then the partner.
             for (file, table) in &chain {
                 if let Some(t) = table.get_ref().get("codes") {
@@ -485,7 +485,6 @@ pub(crate) struct Entry {
     pub each: Option<RPath>,
     pub when: When,
     pub body: Body,
-    pub origin: Origin,
 }
 
 #[derive(Debug)]
@@ -589,7 +588,6 @@ pub(crate) enum RRead {
 pub(crate) struct Compiler<'e> {
     pub version: &'static VersionSpec,
     pub doc: &'static DocumentSpec,
-    pub kind: DocKind,
     pub codes: HashMap<String, Arc<CodeList>>,
     pub xrefs: HashMap<String, Arc<CodeList>>,
     pub errors: &'e mut Vec<MappingError>,
@@ -608,12 +606,11 @@ impl<'e> Compiler<'e> {
     pub fn new(
         version: &'static VersionSpec,
         doc: &'static DocumentSpec,
-        kind: DocKind,
         codes: HashMap<String, CodeList>,
         errors: &'e mut Vec<MappingError>,
     ) -> Self {
         let codes = codes.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        Compiler { version, doc, kind, codes, xrefs: HashMap::new(), errors, current: String::new() }
+        Compiler { version, doc, codes, xrefs: HashMap::new(), errors, current: String::new() }
     }
 
     fn add_codes(&mut self, file: &SourceFile, t: &Spanned<DeValue<'_>>) {
@@ -747,7 +744,6 @@ impl<'e> Compiler<'e> {
     }
 
     fn entry(&mut self, file: &SourceFile, val: &Spanned<DeValue<'_>>, item: Schema<'static>, scope: SScope, target: &str) -> Option<Entry> {
-        let origin = file.origin(val.span().start);
         if item.kind() == Kind::Object && !val.get_ref().as_table().is_some_and(is_value_table) {
             let t = val.get_ref().as_table();
             let (each, inner) = match t.and_then(|t| t.get("each")) {
@@ -760,7 +756,7 @@ impl<'e> Compiler<'e> {
             };
             let mut obj = self.object_of(file, val, item, inner, target)?;
             let when = std::mem::take(&mut obj.when);
-            return Some(Entry { each, when, body: Body::Object(obj), origin });
+            return Some(Entry { each, when, body: Body::Object(obj) });
         }
         // A text list element per match: `{ each = "FTX[01=AAI]", from = ["FTX04-1", "FTX04-2"], join = " " }`.
         let (each, inner) = match val.get_ref().as_table().and_then(|t| t.get("each")) {
@@ -771,7 +767,7 @@ impl<'e> Compiler<'e> {
             None => (None, scope),
         };
         let v = self.value(file, val, item, inner, target, None)?;
-        Some(Entry { each, when: When::default(), body: Body::Value(Box::new(v)), origin })
+        Some(Entry { each, when: When::default(), body: Body::Value(Box::new(v)) })
     }
 
     /// One path or a list of paths.
@@ -1047,7 +1043,8 @@ impl<'e> Compiler<'e> {
                 self.err(file, k.span().start, format!("{}: unknown field {name:?}; fields here: {}", show_target(target), schema.fields().join(", ")));
                 continue;
             };
-            if rest.is_none() && !val.get_ref().as_table().is_some_and(|t| !is_value_table(t)) {
+            let nested = val.get_ref().as_table().is_some_and(|t| !is_value_table(t));
+            if rest.is_none() && !nested {
                 self.forget(&full);
             }
             let descend = rest.is_some() || val.get_ref().as_table().is_some_and(|t| !is_value_table(t) && fs.kind() != Kind::Scalar);

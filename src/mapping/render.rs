@@ -421,7 +421,7 @@ impl OutCompiler<'_, '_> {
         match v.get_ref() {
             DeValue::String(_) => {
                 val.src = OutSrc::Path(self.jpath(file, v, schema)?.0);
-                return Some(val);
+                Some(val)
             }
             DeValue::Table(t) => {
                 let mut src = None;
@@ -514,7 +514,7 @@ impl OutCompiler<'_, '_> {
                 .filter(|&n| key.len() > n && key.is_char_boundary(n))
                 .find_map(|n| {
                     let pos = parse_position(&key[n..])?;
-                    dict.segment(key[..n].as_bytes()).map(|_| (&key[..n], Some(pos)))
+                    dict.segment(&key.as_bytes()[..n]).map(|_| (&key[..n], Some(pos)))
                 })
                 .unwrap_or((key, None));
             let mut hits = 0;

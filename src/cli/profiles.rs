@@ -14,9 +14,16 @@ use std::process::ExitCode;
 pub fn check(dirs: &super::Dirs) -> anyhow::Result<ExitCode> {
     let library = Library::load(&dirs.mappings)?;
     let mut errors: Vec<MappingError> = Vec::new();
+    let mut warnings: Vec<MappingError> = Vec::new();
     for id in library.ids() {
-        let r = if id.ends_with(".in") { library.inbound(id, None).err() } else { library.outbound(id, None).err() };
-        errors.extend(r.into_iter().flat_map(|e| e.0));
+        if id.ends_with(".in") {
+            match library.inbound(id, None) {
+                Ok(m) => warnings.extend(m.warnings),
+                Err(e) => errors.extend(e.0),
+            }
+        } else if let Err(e) = library.outbound(id, None) {
+            errors.extend(e.0);
+        }
     }
     let (profiles, load_errors) = Profiles::load_all(&dirs.profiles);
     errors.extend(load_errors);
@@ -29,6 +36,12 @@ pub fn check(dirs: &super::Dirs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     for e in &errors {
         writeln!(out, "{e}")?;
+    }
+    let mut seen = HashSet::new();
+    warnings.retain(|w| seen.insert(w.to_string()));
+    warnings.sort_by_key(|e| order(&e.origin));
+    for w in &warnings {
+        writeln!(out, "warning: {w}")?;
     }
     let n_profiles = profiles.as_ref().map_or(0, |p| p.partners.len());
     if errors.is_empty() {

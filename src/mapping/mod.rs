@@ -286,7 +286,8 @@ impl Library {
                 }
             }
             let _ = target;
-            root.map(|root| Inbound { id: id.to_string(), kind: header.kind, version: header.version, doc: header.doc, root })
+            let warnings = std::mem::take(&mut c.warnings);
+            root.map(|root| Inbound { id: id.to_string(), kind: header.kind, version: header.version, doc: header.doc, root, warnings })
         });
         note_extended(&mut errors, id, chain.last().map(|(f, _)| f.path.clone()));
         match out {
@@ -429,6 +430,8 @@ pub struct Inbound {
     pub version: &'static VersionSpec,
     pub doc: &'static DocumentSpec,
     pub(crate) root: Obj,
+    /// What compiles but may fail documents.
+    pub warnings: Vec<MappingError>,
 }
 
 /// Where a compiled rule is evaluated: a loop instance or one segment.
@@ -591,6 +594,8 @@ pub(crate) struct Compiler<'e> {
     pub codes: HashMap<String, Arc<CodeList>>,
     pub xrefs: HashMap<String, Arc<CodeList>>,
     pub errors: &'e mut Vec<MappingError>,
+    /// What compiles but may fail documents (a code list that does not cover its element's codes).
+    pub warnings: Vec<MappingError>,
     /// The field being compiled, put on its errors (so a layer that replaces the rule drops them).
     current: String,
 }
@@ -610,7 +615,7 @@ impl<'e> Compiler<'e> {
         errors: &'e mut Vec<MappingError>,
     ) -> Self {
         let codes = codes.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        Compiler { version, doc, codes, xrefs: HashMap::new(), errors, current: String::new() }
+        Compiler { version, doc, codes, xrefs: HashMap::new(), errors, warnings: Vec::new(), current: String::new() }
     }
 
     fn add_codes(&mut self, file: &SourceFile, t: &Spanned<DeValue<'_>>) {
@@ -958,9 +963,26 @@ impl<'e> Compiler<'e> {
             if !unknown.is_empty() && !def.codes_partial {
                 self.err(file, at, format!("{}: code list {:?} translates {} that {} ({}) does not have", show_target(&rule.target), codes.name, quote_list(&unknown), def.id, def.name));
             }
-            if def.codes_partial && rule.unmatched == Unmatched::Error && rule.default.is_none() {
-                // A partial list cannot tell what else may come: nothing more to check.
-                continue;
+            // A complete list tells what else may come: codes without a translation fail documents.
+            if !def.codes_partial && rule.unmatched == Unmatched::Error && rule.default.is_none() {
+                let missing: Vec<&str> = list.keys().map(String::as_str).filter(|k| !codes.entries.contains_key(*k)).collect();
+                if !missing.is_empty() {
+                    let shown: Vec<&str> = missing.iter().copied().take(8).collect();
+                    let more = if missing.len() > shown.len() { ", ..." } else { "" };
+                    self.warnings.push(file.error(
+                        at,
+                        format!(
+                            "{}: {} of the {} codes of {} ({}) have no translation in {:?} ({}{more}): a document with one of them fails; add them, or a `default`, or `unmatched = \"keep\"`",
+                            show_target(&rule.target),
+                            missing.len(),
+                            list.len(),
+                            def.id,
+                            def.name,
+                            codes.name,
+                            shown.join(", ")
+                        ),
+                    ));
+                }
             }
         }
     }

@@ -18,7 +18,7 @@ pub fn run(data: &[u8]) {
         data,
         opts,
         |_| {},
-        |set, diags| {
+        |set, diags, _checked| {
             sink += diags.len();
             let _ = (set.len(), set.is_empty(), set.standard(), set.complete);
             for seg in set.segments() {

@@ -889,6 +889,15 @@ impl<'de, 'c, 'x> SeqAccess<'de> for SeqDe<'c, 'x> {
     }
 }
 
+/// Whole numbers arrive as text: each integer type parses it.
+macro_rules! integers {
+    ($($name:ident)*) => {
+        $(fn $name<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
+            self.integer(v)
+        })*
+    };
+}
+
 struct LeafDe<'c, 'x> {
     got: Got<'x>,
     cx: &'c Cx<'x>,
@@ -953,24 +962,7 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for LeafDe<'c, 'x> {
             .map_err(|_: MapError| self.locate(MapError::new(format!("{t:?} is not one of {}", variants.join(", ")))))
     }
 
-    fn deserialize_u8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
-        self.integer(v)
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
-        self.integer(v)
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
-        self.integer(v)
-    }
-    fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
-        self.integer(v)
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
-        self.integer(v)
-    }
-    fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, MapError> {
-        self.integer(v)
-    }
+    integers!(deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_i32 deserialize_i64);
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
         match self.text() {

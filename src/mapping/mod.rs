@@ -354,6 +354,36 @@ impl Library {
     }
 }
 
+/// A `codes` value as written: the name of a list, or an inline table.
+pub(crate) enum CodesRef {
+    Named(Arc<CodeList>),
+    Inline(Arc<CodeList>),
+}
+
+/// Reads a `codes` value (shared by inbound and outbound mappings).
+pub(crate) fn codes_value(lists: &HashMap<String, Arc<CodeList>>, file: &SourceFile, v: &Spanned<DeValue<'_>>, inline_name: &str) -> Result<CodesRef, MappingError> {
+    match v.get_ref() {
+        DeValue::String(n) => lists.get(n.as_ref()).map(|c| CodesRef::Named(c.clone())).ok_or_else(|| {
+            let mut known: Vec<&str> = lists.keys().map(String::as_str).collect();
+            known.sort();
+            file.error(v.span().start, format!("unknown code list {n:?}; available: {}", known.join(", ")))
+        }),
+        DeValue::Table(t) => {
+            let mut entries = BTreeMap::new();
+            for (k, val) in t.iter() {
+                match val.get_ref().as_str() {
+                    Some(s) => {
+                        entries.insert(k.get_ref().to_string(), s.to_string());
+                    }
+                    None => return Err(file.error(val.span().start, "a code translates to a string")),
+                }
+            }
+            Ok(CodesRef::Inline(Arc::new(CodeList { name: inline_name.to_string(), entries, origin: file.origin(v.span().start) })))
+        }
+        _ => Err(file.error(v.span().start, "`codes` is the name of a code list or an inline table { \"00\" = \"original\" }")),
+    }
+}
+
 /// A fault found in a base file while compiling a mapping that extends it says so.
 pub(crate) fn note_extended(errors: &mut [MappingError], id: &str, top: Option<Arc<str>>) {
     let Some(top) = top else { return };
@@ -1000,30 +1030,10 @@ impl<'e> Compiler<'e> {
     }
 
     fn code_list(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>, name: &str) -> Option<Arc<CodeList>> {
-        match v.get_ref() {
-            DeValue::String(n) => match self.codes.get(n.as_ref()) {
-                Some(c) => Some(c.clone()),
-                None => {
-                    let mut known: Vec<&String> = self.codes.keys().collect();
-                    known.sort();
-                    self.err(file, v.span().start, format!("unknown code list {:?}; available: {}", n, known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
-                    None
-                }
-            },
-            DeValue::Table(t) => {
-                let mut entries = BTreeMap::new();
-                for (k, val) in t.iter() {
-                    match val.get_ref().as_str() {
-                        Some(s) => {
-                            entries.insert(k.get_ref().to_string(), s.to_string());
-                        }
-                        None => self.err(file, val.span().start, "a code translates to a string"),
-                    }
-                }
-                Some(Arc::new(CodeList { name: name.to_string(), entries, origin: file.origin(v.span().start) }))
-            }
-            _ => {
-                self.err(file, v.span().start, "`codes` is the name of a code list or an inline table { \"00\" = \"original\" }");
+        match codes_value(&self.codes, file, v, name) {
+            Ok(CodesRef::Named(c) | CodesRef::Inline(c)) => Some(c),
+            Err(e) => {
+                self.errors.push(e);
                 None
             }
         }

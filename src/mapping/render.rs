@@ -477,22 +477,11 @@ impl OutCompiler<'_, '_> {
 
     /// A named code list is read canonical → code (reversed); an inline table is written that way.
     fn codes(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>) -> Option<Arc<CodeList>> {
-        match v.get_ref() {
-            DeValue::String(n) => match self.codes.get(n.as_ref()) {
-                Some(c) => Some(Arc::new(c.reversed())),
-                None => {
-                    let mut known: Vec<&String> = self.codes.keys().collect();
-                    known.sort();
-                    self.err(file, v.span().start, format!("unknown code list {:?}; available: {}", n, known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
-                    None
-                }
-            },
-            DeValue::Table(t) => {
-                let entries = t.iter().filter_map(|(k, x)| x.get_ref().as_str().map(|s| (k.get_ref().to_string(), s.to_string()))).collect();
-                Some(Arc::new(CodeList { name: "inline".into(), entries, origin: file.origin(v.span().start) }))
-            }
-            _ => {
-                self.err(file, v.span().start, "`codes` is a code list name or an inline table { original = \"00\" }");
+        match super::codes_value(&self.codes, file, v, "inline") {
+            Ok(super::CodesRef::Named(c)) => Some(Arc::new(c.reversed())),
+            Ok(super::CodesRef::Inline(c)) => Some(c),
+            Err(e) => {
+                self.errors.push(e);
                 None
             }
         }

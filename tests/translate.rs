@@ -64,3 +64,32 @@ fn every_good_sample_translates_to_its_golden_canonical_json() {
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn xml_output_is_well_formed_and_follows_the_json_shape() {
+    let (code, xml, err) = edigate(&["translate", "--format", "xml", "samples/edifact/D96A/DESADV-globex-pallets.edi"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, json, _) = edigate(&["translate", "samples/edifact/D96A/DESADV-globex-pallets.edi"]);
+    let docs: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    // Every element opened is closed, in order; collect the path of each text.
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut stack: Vec<String> = vec![];
+    let mut texts: Vec<(String, String)> = vec![];
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) => stack.push(String::from_utf8(e.name().as_ref().to_vec()).unwrap()),
+            quick_xml::events::Event::End(e) => assert_eq!(stack.pop().as_deref(), Some(std::str::from_utf8(e.name().as_ref()).unwrap())),
+            quick_xml::events::Event::Text(t) => texts.push((stack.join("/"), t.decode().unwrap().into_owned())),
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(stack.is_empty());
+    let sscc = docs[0]["orders"][0]["packs"][0]["packs"][0]["sscc"].as_str().or_else(|| docs[0]["orders"][0]["packs"][0]["sscc"].as_str()).expect("an SSCC in the JSON");
+    assert!(
+        texts.iter().any(|(path, text)| path.starts_with("documents/ship_notice/orders/order/packs/pack") && path.ends_with("/sscc") && text == sscc),
+        "SSCC {sscc} not found in the XML: {texts:?}"
+    );
+    let number = docs[0]["shipment_number"].as_str().unwrap();
+    assert!(texts.contains(&("documents/ship_notice/shipment_number".to_string(), number.to_string())));
+}

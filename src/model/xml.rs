@@ -30,23 +30,46 @@ use serde_json::Value;
 /// The XML namespace of the canonical documents.
 pub const NAMESPACE: &str = "urn:edigate:canonical:1";
 
-pub fn to_xml(docs: &[Document]) -> anyhow::Result<Vec<u8>> {
-    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    w.write_event(Event::Start(BytesStart::new("documents").with_attributes([("xmlns", NAMESPACE)])))?;
+/// All documents as one XML text.
+pub fn to_xml(docs: &[Document]) -> std::io::Result<Vec<u8>> {
+    let mut w = XmlWriter::new(Vec::new())?;
     for d in docs {
+        w.write(d)?;
+    }
+    w.finish()
+}
+
+/// Writes documents one at a time (for inputs of any size).
+pub struct XmlWriter<W: std::io::Write> {
+    w: Writer<W>,
+}
+
+impl<W: std::io::Write> XmlWriter<W> {
+    /// Writes the declaration and opens `<documents>`.
+    pub fn new(out: W) -> std::io::Result<Self> {
+        let mut w = Writer::new_with_indent(out, b' ', 2);
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+        w.write_event(Event::Start(BytesStart::new("documents").with_attributes([("xmlns", NAMESPACE)])))?;
+        Ok(XmlWriter { w })
+    }
+
+    pub fn write(&mut self, d: &Document) -> std::io::Result<()> {
         let mut v = serde_json::to_value(d)?;
         let name = v.get("document").and_then(Value::as_str).unwrap_or("document").to_string();
         if let Some(o) = v.as_object_mut() {
             o.shift_remove("document");
         }
-        element(&mut w, &name, &v)?;
+        element(&mut self.w, &name, &v)
     }
-    w.write_event(Event::End(BytesEnd::new("documents")))?;
-    Ok(w.into_inner())
+
+    /// Closes `<documents>` and gives the output back.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.w.write_event(Event::End(BytesEnd::new("documents")))?;
+        Ok(self.w.into_inner())
+    }
 }
 
-fn element(w: &mut Writer<Vec<u8>>, name: &str, v: &Value) -> std::io::Result<()> {
+fn element<W: std::io::Write>(w: &mut Writer<W>, name: &str, v: &Value) -> std::io::Result<()> {
     match v {
         Value::Null => Ok(()),
         Value::Object(o) => {

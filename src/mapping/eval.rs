@@ -326,6 +326,19 @@ impl<'x> Cx<'x> {
     }
 
     fn first(&self, p: &RPath, scope: Scope) -> Option<(u32, Element<'x>, Position)> {
+        // Most rules read a segment directly in their scope (`PO102`, `REF02[01=PO]`): no walk needed.
+        if let ([step], Scope::Inst(i), false) = (p.steps.as_slice(), scope, p.absolute) {
+            if let StepKind::Segment(tag) = step.kind {
+                for &seg in self.tree.segments(i) {
+                    if self.tree.tag(seg) == tag && self.cond_ok(seg, &step.conds) {
+                        if let Some((el, at)) = self.read(p, seg) {
+                            return Some((seg, el, at));
+                        }
+                    }
+                }
+                return None;
+            }
+        }
         let mut found = None;
         self.walk(&p.steps, self.start(p, scope), &mut |s| {
             if let Scope::Seg(seg) = s {

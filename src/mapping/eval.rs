@@ -660,7 +660,10 @@ fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Co
 
 /// A date (and the time the same value holds) as ISO 8601 text.
 fn date(t: &str, format: Option<&str>) -> Result<(String, Option<String>), String> {
-    let digits = t.bytes().all(|b| b.is_ascii_digit());
+    // Every date format is digits only; checked first, so the slicing below is on ASCII.
+    if !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{t:?} is not a date (digits only)"));
+    }
     let fmt = match format {
         Some(f) => f,
         None => match t.len() {
@@ -682,9 +685,6 @@ fn date(t: &str, format: Option<&str>) -> Result<(String, Option<String>), Strin
         "204" if t.len() == 14 => (t[..8].to_string(), Some(&t[8..])),
         _ => return Err(format!("{t:?} does not match date format {fmt}")),
     };
-    if !digits {
-        return Err(format!("{t:?} is not a date (digits only)"));
-    }
     let (y, m, dd) = (d[..4].parse::<i32>().unwrap_or(0), d[4..6].parse::<u32>().unwrap_or(0), d[6..8].parse::<u32>().unwrap_or(0));
     if chrono::NaiveDate::from_ymd_opt(y, m, dd).is_none() {
         return Err(format!("{t:?} is not a calendar date"));
@@ -1082,6 +1082,10 @@ mod tests {
         assert_eq!(date("202403190615", Some("203")).unwrap(), ("2024-03-19".into(), Some("06:15:00".into())));
         assert!(date("20240230", None).unwrap_err().contains("calendar"));
         assert!(date("2024031", None).is_err());
+        // Found by fuzzing: non-ASCII bytes where digits belong.
+        assert!(date("2024051\u{cc}\u{c5}", None).unwrap_err().contains("digits only"));
+        assert!(date("2024051\u{cc}", Some("102")).is_err());
+        assert!(time("09\u{e9}5").is_err());
         assert_eq!(time("0915").unwrap(), "09:15:00");
         assert!(time("2561").is_err());
         let d = |s: &str, t, m| decimal(&Cow::Borrowed(s), t, m).map(|c| c.into_owned());

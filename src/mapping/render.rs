@@ -833,25 +833,35 @@ fn implied(t: &str, n: u8) -> Result<String, String> {
 
 /// ISO date (and `HH:MM:SS` time) in an EDI format.
 fn format_datetime(date: &str, time: Option<&str>, f: &str) -> Result<String, String> {
-    let hhmmss = |t: Option<&str>| -> String { t.unwrap_or("00:00:00").replace(':', "") };
-    if matches!(f, "HHMM" | "HHMMSS" | "401") {
-        // Formatting a time: `date` may hold it when the field is a time.
-        let t = time.unwrap_or(date);
-        if t.len() < 5 || t.as_bytes()[2] != b':' {
+    // `HH:MM` or `HH:MM:SS` → its digits (6, seconds 00 when absent).
+    let clock = |t: &str| -> Result<String, String> {
+        let b = t.as_bytes();
+        let ok = (b.len() == 5 || b.len() >= 8)
+            && b[2] == b':'
+            && b[..2].iter().chain(&b[3..5]).all(u8::is_ascii_digit)
+            && (b.len() == 5 || (b[5] == b':' && b[6..8].iter().all(u8::is_ascii_digit)));
+        if !ok {
             return Err(format!("{t:?} is not a time (HH:MM:SS)"));
         }
-        let digits = t.replace(':', "");
-        return Ok(if f == "HHMMSS" { digits.chars().take(6).collect() } else { digits.chars().take(4).collect() });
+        Ok(if b.len() == 5 { format!("{}{}00", &t[..2], &t[3..5]) } else { format!("{}{}{}", &t[..2], &t[3..5], &t[6..8]) })
+    };
+    if matches!(f, "HHMM" | "HHMMSS" | "401") {
+        // Formatting a time: `date` may hold it when the field is a time.
+        let digits = clock(time.unwrap_or(date))?;
+        return Ok(if f == "HHMMSS" { digits } else { digits[..4].to_string() });
     }
-    if date.len() != 10 || date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' {
+    let b = date.as_bytes();
+    let iso = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !iso {
         return Err(format!("{date:?} is not an ISO date (YYYY-MM-DD)"));
     }
     let d = date.replace('-', "");
+    let hhmmss = || clock(time.unwrap_or("00:00:00"));
     Ok(match f {
         "CCYYMMDD" | "102" => d,
         "YYMMDD" | "101" => d[2..].to_string(),
-        "203" => format!("{d}{}", &hhmmss(time)[..4]),
-        "204" => format!("{d}{}", &hhmmss(time)[..6]),
+        "203" => format!("{d}{}", &hhmmss()?[..4]),
+        "204" => format!("{d}{}", hhmmss()?),
         other => return Err(format!("format {other} cannot write a date")),
     })
 }
@@ -866,6 +876,11 @@ mod tests {
         assert_eq!(format_datetime("2024-03-11", None, "YYMMDD").unwrap(), "240311");
         assert_eq!(format_datetime("2024-03-11", Some("09:15:00"), "203").unwrap(), "202403110915");
         assert_eq!(format_datetime("2024-03-11", Some("09:15:30"), "HHMM").unwrap(), "0915");
+        assert_eq!(format_datetime("2024-03-11", Some("09:15"), "204").unwrap(), "20240311091500");
+        // What a hand-written canonical document may hold: an error, never a panic.
+        assert!(format_datetime("2024-03-1\u{e9}", None, "YYMMDD").is_err());
+        assert!(format_datetime("2024-03-11", Some("1"), "203").is_err());
+        assert!(format_datetime("x", Some("\u{e9}\u{e9}:00"), "HHMM").is_err());
         assert_eq!(implied("123.45", 2).unwrap(), "12345");
         assert_eq!(implied("-0.5", 2).unwrap(), "-50");
         assert_eq!(implied("7", 2).unwrap(), "700");

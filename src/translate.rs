@@ -294,10 +294,13 @@ fn write_x12(partner: &Loaded, compiled: &HashMap<DocKind, Outbound>, docs: &[(D
     };
     let mut w = X12Writer::new(delims, d.suffix.as_bytes(), &params)?;
     let mut group = 0;
-    let mut kinds: Vec<DocKind> = docs.iter().map(|(k, _)| *k).collect();
-    kinds.dedup();
-    kinds.sort_by_key(|k| docs.iter().position(|(x, _)| x == k));
-    kinds.dedup();
+    // One group per document type, in the order the types first appear.
+    let mut kinds: Vec<DocKind> = Vec::new();
+    for (k, _) in docs {
+        if !kinds.contains(k) {
+            kinds.push(*k);
+        }
+    }
     for kind in kinds {
         let out = &compiled[&kind];
         group += 1;

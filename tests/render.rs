@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 fn root() -> PathBuf {
@@ -115,6 +115,3 @@ fn render_refuses_what_the_partner_cannot_receive() {
     assert_eq!(code, 2);
     assert!(err.contains("not a canonical document") && err.contains("missing field"), "{err}");
 }
-
-#[allow(dead_code)]
-fn unused(_: &Path) {}

@@ -253,7 +253,7 @@ impl Library {
         let mut errors = Vec::new();
         let codes = self.shared_codes(&mut errors);
         let mut chain = Vec::new();
-        let out = self.resolve_chain(id, &mut chain, &mut errors).and_then(|(header, target)| {
+        let out = self.resolve_chain(id, &mut chain, &mut errors).and_then(|header| {
             let mut c = Compiler::new(header.version, header.doc, codes, &mut errors);
             // Code lists and cross-references: shared, then each file from the base up, then the partner.
             for (file, table) in &chain {
@@ -285,7 +285,6 @@ impl Library {
                     c.apply(l.file, o, r, header.kind.schema(), "");
                 }
             }
-            let _ = target;
             let warnings = std::mem::take(&mut c.warnings);
             root.map(|root| Inbound { id: id.to_string(), kind: header.kind, version: header.version, doc: header.doc, root, warnings })
         });
@@ -302,7 +301,7 @@ impl Library {
         id: &str,
         chain: &mut Vec<(&'l SourceFile, Spanned<DeTable<'l>>)>,
         errors: &mut Vec<MappingError>,
-    ) -> Option<(Header, String)> {
+    ) -> Option<Header> {
         let mut seen = Vec::new();
         let mut next = id.to_string();
         let mut at: Option<(&SourceFile, usize)> = None;
@@ -350,7 +349,7 @@ impl Library {
                 }
             }
         }
-        Some((header, id.to_string()))
+        Some(header)
     }
 }
 

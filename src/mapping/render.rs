@@ -42,7 +42,6 @@ struct Seg {
     each: Option<JPath>,
     when: OutWhen,
     elements: Vec<(Position, Val)>,
-    origin: Origin,
 }
 
 #[derive(Debug)]
@@ -228,7 +227,7 @@ impl Library {
         let mut errors = Vec::new();
         let mut codes: HashMap<String, Arc<CodeList>> = self.shared_codes(&mut errors).into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
         let mut chain = Vec::new();
-        let Some((header, _)) = self.resolve_chain(id, &mut chain, &mut errors) else {
+        let Some(header) = self.resolve_chain(id, &mut chain, &mut errors) else {
             return Err(MappingErrors(errors));
         };
         let merge = |codes: &mut HashMap<String, Arc<CodeList>>, lists: Vec<CodeList>| {
@@ -412,7 +411,7 @@ impl OutCompiler<'_, '_> {
                 elements.push((pos, v));
             }
         }
-        Some(Item::Segment(Seg { id: id.to_string(), each, when, elements, origin: file.origin(at) }))
+        Some(Item::Segment(Seg { id: id.to_string(), each, when, elements }))
     }
 
     fn value(&mut self, file: &SourceFile, v: &Spanned<DeValue<'_>>, schema: Schema<'static>, at_name: &str, ty: DataType) -> Option<Val> {
@@ -745,7 +744,6 @@ fn render_segment(s: &Seg, root: &Value, scope: &Value, hl: &mut Hl) -> Result<O
         }
         comps[c] = t;
     }
-    let _ = &s.origin;
     Ok(Some(seg.trimmed()))
 }
 

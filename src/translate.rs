@@ -67,6 +67,7 @@ impl<'a> Translator<'a> {
 
     /// Reads `src` and calls `each` with the outcome of every set; returns the validation report.
     pub fn translate<R: Read>(&self, src: R, opts: Options, mut each: impl FnMut(SetOutcome)) -> io::Result<Report> {
+        let opts = Options { record_tree: true, ..opts };
         validate_with(src, opts, |_| {}, |set, diags, checked| each(self.translate_set(set, diags, checked)))
     }
 

@@ -12,6 +12,7 @@ pub fn run(data: &[u8]) {
         limits: Limits { max_set_bytes: 64 * 1024 },
         keep_sets: 64,
         keep_diagnostics: 256,
+        record_tree: false,
     };
     let mut sink = 0usize;
     let report = validate_with(

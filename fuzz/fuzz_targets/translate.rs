@@ -34,7 +34,7 @@ fn setup() -> &'static Setup {
 fuzz_target!(|data: &[u8]| {
     let s = setup();
     let t = Translator::new(&s.library, &s.profiles);
-    let opts = Options { limits: Limits { max_set_bytes: 64 * 1024 }, keep_sets: 64, keep_diagnostics: 256 };
+    let opts = Options { limits: Limits { max_set_bytes: 64 * 1024 }, keep_sets: 64, keep_diagnostics: 256, record_tree: true };
     let mut docs: Vec<Document> = Vec::new();
     let _ = t.translate(data, opts, |o| {
         if let Ok(d) = o.result {

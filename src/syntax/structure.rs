@@ -30,11 +30,18 @@ struct Frame<'s> {
 pub struct Validator {
     hl_levels: HierarchyIds,
     tree: Tree,
+    /// Record each set's [`Tree`] (segment owners, tags, element spans) for the mappings.
+    record: bool,
 }
 
 impl Validator {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A validator that also records each set's [`Tree`] (about a tenth more work per set).
+    pub fn recording() -> Self {
+        Validator { record: true, ..Self::default() }
     }
 
     /// The loop instances of the set last validated.
@@ -59,18 +66,21 @@ impl Validator {
             let number = i as u32 + 1;
             last_offset = seg.offset();
             let t = seg.tag();
-            self.tree.tags.push(t);
-            self.tree.elem_start[i] = self.tree.elems.len() as u32;
+            if self.record {
+                self.tree.tags.push(t);
+                self.tree.elem_start[i] = self.tree.elems.len() as u32;
+            }
             let before = out.len();
             let later = |tag: u32| set.segments().skip(i + 1).any(|s| s.tag() == tag);
             let placed = place(&mut stack, t, &seg, number, &later, &mut self.tree, out);
-            if placed.is_some() {
+            if placed.is_some() && self.record {
                 self.tree.owner[i] = stack.last().expect("root").inst;
             }
             match placed {
                 Some(def) => {
                     let sdef = &dict.segments[def];
-                    check_elements(dict, sdef, &seg, number, doc.standard, &mut self.tree.elems, out);
+                    let spans = if self.record { Some(&mut self.tree.elems) } else { None };
+                    check_elements(dict, sdef, &seg, number, doc.standard, spans, out);
                     if t == doc.hierarchy_tag && t != 0 {
                         self.check_hierarchy(doc, &seg, number, out);
                     }
@@ -110,11 +120,13 @@ impl Validator {
             missing_after(&f, f.node.children.len(), last_offset, n, out);
         }
         // Segments that were not placed have no spans: their range is empty.
-        let total = self.tree.elems.len() as u32;
-        if let Some(last) = self.tree.elem_start.last_mut() {
-            *last = total;
+        if self.record {
+            let total = self.tree.elems.len() as u32;
+            if let Some(last) = self.tree.elem_start.last_mut() {
+                *last = total;
+            }
+            self.tree.finish();
         }
-        self.tree.finish();
     }
 
     /// HL / CPS: ids unique, parents exist and are of an allowed level.
@@ -496,7 +508,7 @@ fn check_elements(
     seg: &Segment<'_>,
     number: u32,
     standard: Standard,
-    spans: &mut Vec<(u32, u32)>,
+    mut spans: Option<&mut Vec<(u32, u32)>>,
     out: &mut Vec<Diagnostic>,
 ) {
     let mut present: u64 = 0;
@@ -505,7 +517,9 @@ fn check_elements(
     for (i, el) in seg.elements().enumerate() {
         n = i + 1;
         // Where each element is, for the mappings that read this set after (no second split).
-        spans.push(((el.as_bytes().as_ptr() as usize - base) as u32, el.as_bytes().len() as u32));
+        if let Some(spans) = spans.as_deref_mut() {
+            spans.push(((el.as_bytes().as_ptr() as usize - base) as u32, el.as_bytes().len() as u32));
+        }
         let Some(entry) = def.entries.get(i) else {
             out.push(Diagnostic::error(
                 Problem::TooManyElements,

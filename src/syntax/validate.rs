@@ -18,11 +18,13 @@ pub struct Options {
     pub keep_sets: usize,
     /// Diagnostics kept in the report (later ones are counted only).
     pub keep_diagnostics: usize,
+    /// Record each checked set's loop instances ([`Checked::tree`]) for mappings.
+    pub record_tree: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { limits: Limits::default(), keep_sets: 1_000_000, keep_diagnostics: 10_000 }
+        Options { limits: Limits::default(), keep_sets: 1_000_000, keep_diagnostics: 10_000, record_tree: false }
     }
 }
 
@@ -174,7 +176,7 @@ pub fn validate_with<R: Read>(
 ) -> io::Result<Report> {
     let mut reader = Reader::with_limits(src, opts.limits);
     let mut report = Report::default();
-    let mut validator = Validator::new();
+    let mut validator = if opts.record_tree { Validator::recording() } else { Validator::new() };
     let mut set_diags = Vec::new();
     let mut kept_sets = 0usize;
     let mut kept_diags = 0usize;

@@ -711,6 +711,21 @@ fn time(t: &str) -> Result<String, String> {
 
 // ---- serde: the mapping as a Deserializer ----
 
+/// A value that is there: an `Option` gets `Some`, everything else goes to `deserialize_any`.
+macro_rules! present_value {
+    () => {
+        fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+            visitor.visit_some(self)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf unit unit_struct newtype_struct seq tuple
+            tuple_struct map struct enum identifier ignored_any
+        }
+    };
+}
+
 struct ObjDe<'c, 'x> {
     cx: &'c Cx<'x>,
     obj: &'x Obj,
@@ -741,15 +756,7 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for ObjDe<'c, 'x> {
         })
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
-        visitor.visit_some(self)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
-    }
+    present_value!();
 }
 
 enum Pending<'x> {
@@ -865,15 +872,7 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for SeqDe<'c, 'x> {
         visitor.visit_seq(self)
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
-        visitor.visit_some(self)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
-    }
+    present_value!();
 }
 
 impl<'de, 'c, 'x> SeqAccess<'de> for SeqDe<'c, 'x> {
@@ -1027,15 +1026,7 @@ impl<'de> de::Deserializer<'de> for TextDe {
         visitor.visit_string(self.0)
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
-        visitor.visit_some(self)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
-    }
+    present_value!();
 }
 
 struct ProvenanceDe<'x>(&'x Provenance);

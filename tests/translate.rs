@@ -93,3 +93,20 @@ fn xml_output_is_well_formed_and_follows_the_json_shape() {
     let number = docs[0]["shipment_number"].as_str().unwrap();
     assert!(texts.contains(&("documents/ship_notice/shipment_number".to_string(), number.to_string())));
 }
+
+#[test]
+fn address_lines_keep_the_order_of_their_segments() {
+    let edi = "ISA*00*          *00*          *ZZ*ACMEMFG        *ZZ*NOBODY         *240311*0915*U*00401*000000901*0*P*>~\
+GS*PO*ACMEMFG*NOBODY*20240311*0915*901*X*004010~ST*850*0001~BEG*00*SA*PO-1**20240311~\
+N1*ST*PLANT 2~N2*RECEIVING~N3*DOCK 4*GATE B~N3*455 ROUTE 35~N4*XENIA*OH*45385*US~\
+PO1*1*5*EA*1.5**BP*P-1~CTT*1~SE*10*0001~GE*1*901~IEA*1*000000901~";
+    let dir = std::env::temp_dir().join(format!("edigate-n3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("po.edi");
+    std::fs::write(&file, edi).unwrap();
+    let (code, out, err) = edigate(&["translate", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let docs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(docs[0]["parties"][0]["address"]["lines"], serde_json::json!(["RECEIVING", "DOCK 4", "GATE B", "455 ROUTE 35"]));
+    std::fs::remove_dir_all(&dir).ok();
+}

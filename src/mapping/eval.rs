@@ -407,6 +407,22 @@ impl<'x> Cx<'x> {
             }
             return Ok(());
         }
+        if rule.all {
+            // Each source's value in this scope, in the order the sources are written.
+            for src in &rule.sources {
+                match src {
+                    Src::Const(c) => out.push(self.finish(rule, Cow::Borrowed(c.as_str()), None, scope)?),
+                    Src::Path(p) => {
+                        if let Some((seg, el, at)) = self.first(p, scope) {
+                            if let Some(g) = self.read_value(rule, p, seg, el, at, scope)? {
+                                out.push(g);
+                            }
+                        }
+                    }
+                }
+            }
+            return Ok(());
+        }
         let before = out.len();
         // The first source that yields anything gives the list.
         for src in &rule.sources {

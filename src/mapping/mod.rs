@@ -544,6 +544,8 @@ pub(crate) struct ValueRule {
     pub when: When,
     /// Joins the values of every source with this separator, instead of taking the first.
     pub join: Option<String>,
+    /// In a text list: every source's value, in source order (not the first that has one).
+    pub all: bool,
     /// Removed from the front of the value when there (`"00"` before an SSCC in MAN*GM).
     pub prefix: Option<String>,
     pub origin: Origin,
@@ -630,7 +632,7 @@ pub(crate) struct Compiler<'e> {
 }
 
 /// Keys a value table may have (anything else in a table makes it a nested object).
-const VALUE_KEYS: &[&str] = &["from", "const", "as", "format", "time", "zone", "codes", "xref", "unmatched", "default", "when", "unless", "join", "prefix", "each"];
+const VALUE_KEYS: &[&str] = &["from", "const", "as", "format", "time", "zone", "codes", "xref", "unmatched", "default", "when", "unless", "join", "all", "prefix", "each"];
 
 fn is_value_table(t: &DeTable<'_>) -> bool {
     t.contains_key("from") || t.contains_key("const")
@@ -843,6 +845,7 @@ impl<'e> Compiler<'e> {
             default: None,
             when: When::default(),
             join: None,
+            all: false,
             prefix: None,
             origin,
             target: target.to_string(),
@@ -905,6 +908,10 @@ impl<'e> Compiler<'e> {
                     "when" => rule.when.any = self.paths(file, v, scope),
                     "unless" => rule.when.none = self.paths(file, v, scope),
                     "each" => {} // an array entry's; read by `entry`
+                    "all" => match v.get_ref() {
+                        DeValue::Boolean(b) => rule.all = *b,
+                        _ => self.err(file, vat, "`all` is true or false"),
+                    },
                     "join" => match s {
                         Some(j) => rule.join = Some(j.to_string()),
                         None => self.err(file, vat, "`join` is the separator text"),

@@ -110,3 +110,39 @@ PO1*1*5*EA*1.5**BP*P-1~CTT*1~SE*10*0001~GE*1*901~IEA*1*000000901~";
     assert_eq!(docs[0]["parties"][0]["address"]["lines"], serde_json::json!(["RECEIVING", "DOCK 4", "GATE B", "455 ROUTE 35"]));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The least a valid document can hold (mandatory segments and elements only) still translates: no
+/// mapping may require what the standard leaves optional.
+#[test]
+fn minimal_valid_documents_translate() {
+    let isa = "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *240311*0915*U*00401*000000001*0*P*>~";
+    let una = "UNA:+.? 'UNB+UNOC:3+SENDER:ZZZ+RECEIVER:ZZZ+240311:0915+R1'";
+    let cases: [(&str, String, &str, &str); 8] = [
+        ("850", format!("{isa}GS*PO*S*R*20240311*0915*1*X*004010~ST*850*0001~BEG*00*SA*PO-1**20240311~PO1*1*5*EA~CTT*1~SE*5*0001~GE*1*1~IEA*1*000000001~"), "order_number", "PO-1"),
+        ("855", format!("{isa}GS*PR*S*R*20240311*0915*1*X*004010~ST*855*0001~BAK*00*AC*PO-1*20240311~SE*3*0001~GE*1*1~IEA*1*000000001~"), "order_number", "PO-1"),
+        ("856", format!("{isa}GS*SH*S*R*20240311*0915*1*X*004010~ST*856*0001~BSN*00*SHIP-1*20240311*1200~HL*1**S~HL*2*1*O~PRF*PO-1~HL*3*2*I~LIN**BP*X-1~SN1**5*EA~SE*9*0001~GE*1*1~IEA*1*000000001~"), "shipment_number", "SHIP-1"),
+        ("810", format!("{isa}GS*IN*S*R*20240311*0915*1*X*004010~ST*810*0001~BIG*20240311*INV-1~IT1*1*5*EA*2~TDS*1000~SE*5*0001~GE*1*1~IEA*1*000000001~"), "invoice_number", "INV-1"),
+        ("ORDERS", format!("{una}UNH+1+ORDERS:D:96A:UN'BGM+220+PO-1+9'DTM+137:20240311:102'LIN+1'QTY+21:5'UNS+S'UNT+7+1'UNZ+1+R1'"), "order_number", "PO-1"),
+        ("ORDRSP", format!("{una}UNH+1+ORDRSP:D:96A:UN'BGM+231+OR-1+29'DTM+137:20240311:102'RFF+ON:PO-1'UNS+S'UNT+6+1'UNZ+1+R1'"), "order_number", "PO-1"),
+        ("DESADV", format!("{una}UNH+1+DESADV:D:96A:UN'BGM+351+D-1+9'DTM+137:20240311:102'RFF+ON:PO-1'CPS+1'LIN+1'QTY+12:5'UNT+8+1'UNZ+1+R1'"), "shipment_number", "D-1"),
+        ("INVOIC", format!("{una}UNH+1+INVOIC:D:96A:UN'BGM+380+I-1+9'DTM+137:20240311:102'LIN+1'QTY+47:5'UNS+S'MOA+77:10'UNT+8+1'UNZ+1+R1'"), "invoice_number", "I-1"),
+    ];
+    let dir = std::env::temp_dir().join(format!("edigate-minimal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut failures = vec![];
+    for (name, edi, field, value) in cases {
+        let file = dir.join(format!("{name}.edi"));
+        std::fs::write(&file, edi).unwrap();
+        let (code, out, err) = edigate(&["translate", file.to_str().unwrap()]);
+        if code != 0 {
+            failures.push(format!("{name}: {err}"));
+            continue;
+        }
+        let docs: serde_json::Value = serde_json::from_str(&out).unwrap();
+        if docs[0][field] != value {
+            failures.push(format!("{name}: {field} is {} in {out}", docs[0][field]));
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -54,6 +54,8 @@ pub struct PurchaseOrder {
 pub struct OrderLine {
     /// The line's number as sent (PO101, LIN 1082).
     pub line_number: String,
+    /// What was ordered, shipped or invoiced (empty when the source identified no item).
+    #[serde(default)]
     pub item: Item,
     pub quantity: Quantity,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +117,8 @@ pub struct OrderConfirmation {
 #[serde(deny_unknown_fields)]
 pub struct ConfirmedLine {
     pub line_number: String,
+    /// What was ordered, shipped or invoiced (empty when the source identified no item).
+    #[serde(default)]
     pub item: Item,
     pub status: LineStatus,
     /// The status code as sent (`IA`, `IC`, `IR`, `IB`; `5`, `3`, `7`).
@@ -210,6 +214,8 @@ pub struct ShippedItem {
     /// The purchase order line this fills, when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_line: Option<String>,
+    /// What was ordered, shipped or invoiced (empty when the source identified no item).
+    #[serde(default)]
     pub item: Item,
     pub quantity: Quantity,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -239,7 +245,10 @@ pub struct Invoice {
     /// The buyer's order number(s) invoiced (BIG04, RFF+ON).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub order_numbers: Vec<String>,
-    pub currency: String,
+    /// ISO 4217 currency; absent when the source did not state it (X12 810 without CUR: the
+    /// partner's agreed currency, which the ERP knows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parties: Vec<Party>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -260,6 +269,8 @@ pub struct Invoice {
 #[serde(deny_unknown_fields)]
 pub struct InvoiceLine {
     pub line_number: String,
+    /// What was ordered, shipped or invoiced (empty when the source identified no item).
+    #[serde(default)]
     pub item: Item,
     pub quantity: Quantity,
     #[serde(default, skip_serializing_if = "Option::is_none")]

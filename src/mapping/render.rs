@@ -73,10 +73,12 @@ struct Val {
 enum OutSrc {
     Path(JPath),
     Const(String),
-    /// Number of elements of an array.
-    Count(JPath),
-    /// Sum of the numbers a path with `[]` reaches.
-    Sum(JPath),
+    /// Number of elements of the arrays the paths reach (added up).
+    Count(Vec<JPath>),
+    /// Sum of the numbers the paths (with `[]`) reach.
+    Sum(Vec<JPath>),
+    /// How many hierarchical ids were given so far (CTT01 of an 856: the number of HL segments).
+    HlCount,
     /// The hierarchical id of this level (HL01, CPS01) or of its parent (HL02, CPS02).
     HlId,
     HlParent,
@@ -429,14 +431,15 @@ impl OutCompiler<'_, '_> {
                     match k.get_ref().as_ref() {
                         "from" => src = self.jpath(file, x, schema).map(|p| OutSrc::Path(p.0)),
                         "const" => src = s.map(|c| OutSrc::Const(c.to_string())),
-                        "count" => src = self.jpath(file, x, schema).map(|p| OutSrc::Count(p.0)),
-                        "sum" => src = self.jpath(file, x, schema).map(|p| OutSrc::Sum(p.0)),
+                        "count" => src = Some(OutSrc::Count(self.jpaths(file, x, schema))),
+                        "sum" => src = Some(OutSrc::Sum(self.jpaths(file, x, schema))),
                         "hl" => {
                             src = match s {
                                 Some("id") => Some(OutSrc::HlId),
                                 Some("parent") => Some(OutSrc::HlParent),
+                                Some("count") => Some(OutSrc::HlCount),
                                 _ => {
-                                    self.err(file, x.span().start, "`hl` is \"id\" (this level's number) or \"parent\" (its parent's)");
+                                    self.err(file, x.span().start, "`hl` is \"id\" (this level's number), \"parent\" (its parent's) or \"count\" (how many were given)");
                                     None
                                 }
                             }
@@ -686,21 +689,26 @@ fn render_segment(s: &Seg, root: &Value, scope: &Value, hl: &mut Hl) -> Result<O
                 found |= t.is_some();
                 t
             }
-            OutSrc::Count(p) => {
+            OutSrc::Count(paths) => {
                 let mut all = Vec::new();
-                p.get(root, scope, &mut all);
+                for p in paths {
+                    p.get(root, scope, &mut all);
+                }
                 Some(all.iter().map(|x| x.as_array().map_or(1, |a| a.len())).sum::<usize>().to_string())
             }
-            OutSrc::Sum(p) => {
-                let mut all = Vec::new();
-                p.get(root, scope, &mut all);
+            OutSrc::Sum(paths) => {
                 let mut total = rust_decimal::Decimal::ZERO;
-                for x in all {
-                    let t = x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string());
-                    total += t.parse::<rust_decimal::Decimal>().map_err(|_| err(v, format!("{t:?} in {} is not a number to sum", p.text)))?;
+                for p in paths {
+                    let mut all = Vec::new();
+                    p.get(root, scope, &mut all);
+                    for x in all {
+                        let t = x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string());
+                        total += t.parse::<rust_decimal::Decimal>().map_err(|_| err(v, format!("{t:?} in {} is not a number to sum", p.text)))?;
+                    }
                 }
                 Some(total.to_string())
             }
+            OutSrc::HlCount => Some((hl.next - 1).to_string()),
             OutSrc::HlId | OutSrc::HlParent => {
                 wants_hl = true;
                 Some(String::new())

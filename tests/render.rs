@@ -115,3 +115,22 @@ fn render_refuses_what_the_partner_cannot_receive() {
     assert_eq!(code, 2);
     assert!(err.contains("not a canonical document") && err.contains("missing field"), "{err}");
 }
+
+#[test]
+fn control_totals_are_recomputed_from_the_document() {
+    // The 856 CTT (HL count, SN102 hash total) and the DESADV CNT+2 (line items) of a rendered
+    // document equal the source's.
+    for (sample, partner, total) in [
+        ("samples/x12/004010/856-initech-two-orders.edi", "x12-004010", "CTT*"),
+        ("samples/edifact/D96A/DESADV-globex-pallets.edi", "edifact-d96a", "CNT+2:"),
+    ] {
+        let source = std::fs::read_to_string(root().join(sample)).unwrap();
+        let expected = source.split(['~', '\'']).map(str::trim).find(|s| s.starts_with(total)).unwrap_or_else(|| panic!("{sample} has no {total}")).to_string();
+        let (_, json, _) = run(&["translate", sample, "--profiles", PROFILES], None);
+        let (code, edi, err) = run(&["render", "-", "--partner", partner, "--profiles", PROFILES], Some(&json));
+        assert_eq!(code, 0, "{err}");
+        let edi = String::from_utf8(edi).unwrap();
+        let written = edi.split(['~', '\'']).map(str::trim).find(|s| s.starts_with(total)).unwrap_or_else(|| panic!("no {total} in\n{edi}"));
+        assert_eq!(written, expected, "{sample}");
+    }
+}

@@ -13,7 +13,7 @@
 //! ../PO101                 `..` goes up to the enclosing loop (an ACK loop's PO1)
 //! ```
 //!
-//! Parsing knows nothing of any standard; [`super::compile`] resolves names against the document's
+//! Parsing knows nothing of any standard; the mapping compiler (`super::resolve`) resolves names against the document's
 //! structure and reports what does not exist there.
 
 use nom::branch::alt;

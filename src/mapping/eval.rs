@@ -453,7 +453,12 @@ impl<'x> Cx<'x> {
     }
 
     fn read_value(&self, rule: &'x ValueRule, p: &RPath, seg: u32, el: Element<'x>, at: Position, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
-        let mut text = trim_cow(el.text());
+        // Most values are plain ASCII without release characters: trim the bytes and borrow them.
+        let trimmed = trim_bytes(el.as_bytes());
+        let mut text = match std::str::from_utf8(trimmed) {
+            Ok(t) if !el.is_escaped() && trimmed.is_ascii() => Cow::Borrowed(t),
+            _ => trim_cow(el.text()),
+        };
         if let Some(pre) = &rule.prefix {
             if let Some(rest) = text.strip_prefix(pre.as_str()) {
                 text = Cow::Owned(rest.to_string());

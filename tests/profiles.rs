@@ -63,3 +63,23 @@ fn a_trace_names_the_element_behind_each_field_and_what_nothing_read() {
     let unread = out.split("not read by any rule:").nth(1).unwrap_or_else(|| panic!("{out}"));
     assert!(unread.contains("segment  21 PO105 \"PE\""), "{out}");
 }
+
+#[test]
+fn a_partner_override_reads_what_the_base_mapping_does_not() {
+    // Globex's profile takes the order number from REF*PO when PRF is not sent (the base 856 reads PRF).
+    let source = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/x12/005010/856-globex-pick-pack.edi")).unwrap();
+    let changed = source.replace("PRF*4500013007***20240502~", "REF*PO*4500013007~");
+    assert_ne!(source, changed, "the sample's PRF changed; update this test");
+    let dir = std::env::temp_dir().join(format!("edigate-override-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("856.edi");
+    std::fs::write(&file, changed).unwrap();
+    let (code, out) = edigate(&["translate", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"order_number\": \"4500013007\""), "{out}");
+    // Without the partner's profile (base mapping only) the order has no number: the document fails.
+    let (code, out) = edigate(&["translate", file.to_str().unwrap(), "--profiles", "tests/fixtures/render-profiles"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("orders[0].order_number: required, but PRF01 found nothing"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}

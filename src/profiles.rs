@@ -257,7 +257,7 @@ impl Profiles {
                 Ok(profile) => {
                     let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                     if profile.code != stem {
-                        let at = file.text.find("code").unwrap_or(0);
+                        let at = key_offset(&file, &["code"]);
                         errors.push(file.error(at, format!("code {:?} must match the file name {stem:?}", profile.code)));
                     }
                     out.partners.push(Loaded { profile, file });
@@ -320,21 +320,22 @@ impl Profiles {
                     errors.extend(e.0);
                 }
             }
+            let lists = library.code_list_names();
             for (name, _) in pr.codes.iter() {
-                if !known_code_list(library, name) {
-                    let at = p.file.text.find(&format!("[codes.{name}]")).unwrap_or(0);
+                if !lists.contains(name) {
+                    let at = key_offset(&p.file, &["codes", name]);
                     errors.push(p.file.error(at, format!("[codes.{name}] adds to a code list no mapping defines")));
                 }
             }
             if let Some(a) = &pr.acknowledgments {
                 if !matches!(a.kind.as_str(), "997" | "999" | "CONTRL" | "none") {
-                    let at = p.file.text.find("kind").unwrap_or(0);
+                    let at = key_offset(&p.file, &["acknowledgments", "kind"]);
                     errors.push(p.file.error(at, format!("acknowledgments.kind {:?}: expected one of 997, 999, CONTRL, none", a.kind)));
                 }
             }
-            for c in &pr.contacts.exceptions {
+            for (i, c) in pr.contacts.exceptions.iter().enumerate() {
                 if !c.contains('@') || c.contains(char::is_whitespace) {
-                    let at = p.file.text.find(c.as_str()).unwrap_or(0);
+                    let at = key_offset(&p.file, &["contacts", "exceptions", &i.to_string()]);
                     errors.push(p.file.error(at, format!("{c:?} is not an email address")));
                 }
             }
@@ -343,10 +344,31 @@ impl Profiles {
     }
 }
 
-fn known_code_list(library: &Library, name: &str) -> bool {
-    let header = format!("[{name}]");
-    let local = format!("[codes.{name}]");
-    library.codes.as_ref().is_some_and(|c| c.text.contains(&header)) || library.files.values().any(|f| f.text.contains(&local))
+/// The byte offset of a key in a profile (`["contacts", "exceptions", "1"]`: a number indexes an
+/// array), from the spanned parse; the file's start when the key is not there.
+fn key_offset(file: &SourceFile, path: &[&str]) -> usize {
+    let Ok(doc) = file.parse() else { return 0 };
+    let mut at = doc.span().start;
+    let mut cur: Option<&toml::Spanned<toml::de::DeValue<'_>>> = None;
+    for (i, k) in path.iter().enumerate() {
+        let next = match (i, cur) {
+            (0, _) => doc.get_ref().get(*k),
+            (_, Some(v)) => match (v.get_ref(), k.parse::<usize>()) {
+                (toml::de::DeValue::Array(a), Ok(n)) => a.get(n),
+                (toml::de::DeValue::Table(t), _) => t.get(*k),
+                _ => None,
+            },
+            _ => None,
+        };
+        match next {
+            Some(v) => {
+                at = v.span().start;
+                cur = Some(v);
+            }
+            None => break,
+        }
+    }
+    at
 }
 
 impl Loaded {
@@ -410,17 +432,16 @@ impl Loaded {
             .and_then(|d| d.get_ref().as_table())
             .and_then(|t| t.get("overrides"))
             .cloned();
-        let origin = self.file.origin(0);
-        let list = |name: &String, m: &BTreeMap<String, String>| CodeList {
+        let list = |table: &str, name: &String, m: &BTreeMap<String, String>| CodeList {
             name: name.clone(),
             entries: m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            origin: self.file.text.find(&format!("{name}]")).map(|at| self.file.origin(at)).unwrap_or_else(|| origin.clone()),
+            origin: self.file.origin(key_offset(&self.file, &[table, name])),
         };
         Ok(Layer {
             file: &self.file,
             overrides,
-            codes: self.profile.codes.iter().map(|(n, m)| list(n, m)).collect(),
-            xrefs: self.profile.xref.iter().map(|(n, m)| list(n, m)).collect(),
+            codes: self.profile.codes.iter().map(|(n, m)| list("codes", n, m)).collect(),
+            xrefs: self.profile.xref.iter().map(|(n, m)| list("xref", n, m)).collect(),
         })
     }
 }

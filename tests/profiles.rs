@@ -37,7 +37,7 @@ fn every_fault_is_reported_where_it_is() {
         format!("{p}/acme.toml:12:1: unknown mapping \"x12/004010/865.in\"; available: x12/004010/850.in, x12/004010/855.in"),
         format!("{p}/acme.toml:20:51: unknown code list \"x12_unit\"; available: x12_purpose"),
         format!("{p}/acme.toml:21:1: lines.item: unknown field \"colour\"; fields here: buyer_part, vendor_part, gtin, upc, description"),
-        format!("{p}/acme.toml:24:16: \"not-an-email\" is not an email address"),
+        format!("{p}/acme.toml:24:15: \"not-an-email\" is not an email address"),
         format!("{p}/typo.toml:3:1: unknown field `rol`, expected one of `code`, `name`, `role`,"),
     ];
     let lines: Vec<&str> = out.lines().collect();

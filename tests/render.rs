@@ -9,9 +9,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::root;
 
 const PROFILES: &str = "tests/fixtures/render-profiles";
 
@@ -35,13 +34,7 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, Vec<u8>, String) {
 }
 
 fn samples() -> Vec<PathBuf> {
-    let mut out = vec![];
-    for dir in ["x12/004010", "x12/005010", "x12/multi", "edifact/D96A", "edifact/D01B", "edifact/multi"] {
-        let mut files: Vec<_> = std::fs::read_dir(root().join("samples").join(dir)).expect("samples").flatten().map(|e| e.path()).collect();
-        files.sort();
-        out.extend(files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "edi")));
-    }
-    out
+    common::regular_samples().into_iter().map(|p| root().join(p)).collect()
 }
 
 /// The canonical form compared: provenance and source units removed.

@@ -2,19 +2,12 @@
 
 use edigate::syntax::write::{SegmentData, SegmentWriter};
 use edigate::syntax::{Item, Reader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+mod common;
 
 fn good_samples() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-    let mut out = vec![];
-    for dir in ["x12/004010", "x12/005010", "x12/multi", "edifact/D96A", "edifact/D01B", "edifact/multi"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().flatten().map(|e| e.path()).collect();
-        files.retain(|p| p.extension().is_some_and(|e| e == "edi"));
-        files.sort();
-        out.extend(files);
-    }
-    assert!(out.len() >= 36, "{}", out.len());
-    out
+    common::regular_samples().into_iter().map(|p| common::root().join(p)).collect()
 }
 
 /// What follows the segment terminator at `end` in `bytes`: CRLF, LF or nothing.

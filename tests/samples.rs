@@ -5,30 +5,11 @@
 //! Also checks the verdicts: every good sample validates (exit 0), every malformed sample fails (exit 1)
 //! with its own problem.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn samples() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("samples dir").flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|e| e == "edi") {
-                out.push(p.strip_prefix(root()).expect("under root").to_path_buf());
-            }
-        }
-    }
-    let mut out = vec![];
-    walk(&root().join("samples"), &mut out);
-    assert!(out.len() >= 60, "expected the sample corpus, found {} files", out.len());
-    out
-}
+mod common;
+use common::{all_samples as samples, is_malformed, root};
 
 /// Runs `edigate ARGS FILE` from the repository root; returns exit code and stdout.
 fn edigate(args: &[&str], file: &Path) -> (i32, String) {
@@ -70,9 +51,6 @@ fn outputs_match_golden_files() {
     assert!(failures.is_empty(), "{} golden mismatches:\n{}", failures.len(), failures.join("\n"));
 }
 
-fn is_malformed(file: &Path) -> bool {
-    file.components().any(|c| c.as_os_str() == "malformed")
-}
 
 #[test]
 fn good_samples_validate_and_malformed_ones_fail() {

@@ -2,30 +2,14 @@
 //! files in `tests/golden/` (`*.canonical.json`, checked by hand when written). `UPDATE_GOLDEN=1`
 //! rewrites them: read the diff before committing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::root;
 
 fn good_samples() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("samples dir").flatten().map(|e| e.path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                if p.file_name().is_some_and(|n| n != "malformed") {
-                    walk(&p, out);
-                }
-            } else if p.extension().is_some_and(|e| e == "edi") {
-                out.push(p.strip_prefix(root()).expect("under root").to_path_buf());
-            }
-        }
-    }
-    let mut out = vec![];
-    walk(&root().join("samples"), &mut out);
-    out
+    common::all_samples().into_iter().filter(|p| !common::is_malformed(p)).collect()
 }
 
 /// Samples that are valid EDI but have nothing edigate can map (their reason is in the sample README).

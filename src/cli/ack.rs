@@ -6,7 +6,6 @@ use crate::syntax::validate::{validate, Options};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Exit code 0 when the input was valid, 1 when not (the acknowledgment says what is wrong).
 pub fn run(file: &Path, control_number: u32) -> anyhow::Result<ExitCode> {
@@ -26,37 +25,28 @@ pub fn run(file: &Path, control_number: u32) -> anyhow::Result<ExitCode> {
     Ok(if report.is_valid() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// Current UTC date (CCYYMMDD) and time (HHMM), without a date library. `SOURCE_DATE_EPOCH` (seconds,
-/// the reproducible-builds convention) pins it, so golden files and test runs get the same bytes.
+/// Current UTC date (CCYYMMDD) and time (HHMM). `SOURCE_DATE_EPOCH` (seconds, the reproducible-builds
+/// convention) pins it, so golden files and test runs get the same bytes.
 pub(crate) fn now_utc() -> (String, String) {
-    let pinned = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<u64>().ok());
-    let secs = pinned.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let minutes = secs % 86_400 / 60;
-    (format!("{y:04}{m:02}{d:02}"), format!("{:02}{:02}", minutes / 60, minutes % 60))
+    let pinned = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<i64>().ok());
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    utc(pinned.unwrap_or_else(now))
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+/// Seconds since 1970 as (CCYYMMDD, HHMM), UTC.
+fn utc(secs: i64) -> (String, String) {
+    let t = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+    (t.format("%Y%m%d").to_string(), t.format("%H%M").to_string())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::civil_from_days;
+    use super::utc;
 
     #[test]
     fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_737), (2024, 1, 15));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(utc(0), ("19700101".to_string(), "0000".to_string()));
+        assert_eq!(utc(1_718_000_000), ("20240610".to_string(), "0613".to_string()));
+        assert_eq!(utc(19_782 * 86_400), ("20240229".to_string(), "0000".to_string()));
     }
 }

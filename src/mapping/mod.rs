@@ -236,6 +236,22 @@ impl Library {
         self.files.keys().map(String::as_str)
     }
 
+    /// The names of every code list: shared (`codes.toml`) and those of the mapping files (`[codes.NAME]`).
+    pub fn code_list_names(&self) -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        if let Some(Ok(t)) = self.codes.as_ref().map(|f| f.parse()) {
+            names.extend(t.get_ref().keys().map(|k| k.get_ref().to_string()));
+        }
+        for f in self.files.values() {
+            if let Ok(t) = f.parse() {
+                if let Some(c) = t.get_ref().get("codes").and_then(|c| c.get_ref().as_table()) {
+                    names.extend(c.keys().map(|k| k.get_ref().to_string()));
+                }
+            }
+        }
+        names
+    }
+
     /// The shared code lists from `codes.toml`.
     fn shared_codes(&self, errors: &mut Vec<MappingError>) -> HashMap<String, CodeList> {
         let mut out = HashMap::new();

@@ -37,9 +37,27 @@ pub struct Profile {
     /// Cross-references: their values ↔ ours (`[xref.parts] "AC-100" = "4711-001"`).
     #[serde(default)]
     pub xref: BTreeMap<String, BTreeMap<String, String>>,
-    /// Reserved for the transports (SFTP keys, AS2 ids and certificates).
+    /// How the partner reaches us: HTTP intake tokens now; SFTP keys and AS2 certificates later.
     #[serde(default)]
-    pub transport: Option<toml::Table>,
+    pub transport: Transport,
+}
+
+/// The partner's channels.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transport {
+    #[serde(default)]
+    pub http: Option<HttpTransport>,
+}
+
+/// HTTP intake (`POST /api/v1/inbound` with `Authorization: Bearer TOKEN`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTransport {
+    /// SHA-256 (lower-case hex) of each token the partner may use: the tokens themselves are never
+    /// stored. Several at once allow rotation. `printf %s TOKEN | sha256sum` makes one.
+    #[serde(default)]
+    pub token_sha256: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

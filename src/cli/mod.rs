@@ -72,6 +72,34 @@ enum Command {
         #[command(flatten)]
         dirs: Dirs,
     },
+    /// Run the gateway: HTTP intake and operator API, watched directories, journal, delivery to the
+    /// ERP. Without --config: built-in defaults (journal in ./data, this checkout's profiles and
+    /// mappings, 127.0.0.1:8080, ERP at http://127.0.0.1:8181).
+    Serve {
+        /// A TOML file overriding the defaults (see deploy/edigate.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Also run the development ERP receiver (`dev-erp`) in this process.
+        #[arg(long)]
+        with_dev_erp: bool,
+        /// Log lines as JSON.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// A development ERP receiver: stores each document it gets as a JSON file, honours
+    /// Idempotency-Key, and can be told to fail.
+    DevErp {
+        #[arg(long, default_value = "127.0.0.1:8181")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value = "data/dev-erp")]
+        store: PathBuf,
+        /// Answer the first N calls with --status (default 503).
+        #[arg(long)]
+        fail_first: Option<u64>,
+        /// The failure status; alone, every call fails with it.
+        #[arg(long)]
+        status: Option<u16>,
+    },
     /// Check partner profiles and mappings, or trace a file through a partner's mappings.
     Profiles {
         #[command(subcommand)]
@@ -125,6 +153,8 @@ pub fn main() -> ExitCode {
         Command::Profiles { command: ProfilesCommand::Check, dirs } => profiles::check(&dirs),
         Command::Profiles { command: ProfilesCommand::Test { partner, file }, dirs } => profiles::test(&partner, &file, &dirs),
         Command::Render { file, partner, control_number, dirs } => render::run(&file, &partner, control_number, &dirs),
+        Command::Serve { config, with_dev_erp, log_json } => serve(config.as_deref(), with_dev_erp, log_json),
+        Command::DevErp { listen, store, fail_first, status } => dev_erp(listen, store, fail_first, status),
     };
     match result {
         Ok(code) => code,
@@ -138,6 +168,27 @@ pub fn main() -> ExitCode {
 }
 
 pub(crate) use ack::now_utc;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("edigate").build()?)
+}
+
+fn serve(config: Option<&Path>, with_dev_erp: bool, log_json: bool) -> anyhow::Result<ExitCode> {
+    let config = match config {
+        Some(p) => crate::config::Config::load(p)?,
+        None => crate::config::Config::default(),
+    };
+    crate::server::init_logging(if log_json { "json" } else { &config.log.format });
+    runtime()?.block_on(crate::server::serve(config, with_dev_erp))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dev_erp(listen: std::net::SocketAddr, store: PathBuf, fail_first: Option<u64>, status: Option<u16>) -> anyhow::Result<ExitCode> {
+    crate::server::init_logging("text");
+    let erp = crate::dev_erp::DevErp::new(store, fail_first, status)?;
+    runtime()?.block_on(crate::dev_erp::serve(listen, erp))?;
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Opens a file (or standard input) for streaming, with its size when known.
 fn open(path: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {

@@ -35,6 +35,48 @@ impl Document {
             Document::Invoice(d) => &d.provenance,
         }
     }
+
+    pub fn provenance_mut(&mut self) -> &mut Provenance {
+        match self {
+            Document::PurchaseOrder(d) => &mut d.provenance,
+            Document::OrderConfirmation(d) => &mut d.provenance,
+            Document::ShipNotice(d) => &mut d.provenance,
+            Document::Invoice(d) => &mut d.provenance,
+        }
+    }
+
+    /// The `document` tag: `purchase_order`, `order_confirmation`, `ship_notice`, `invoice`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Document::PurchaseOrder(_) => "purchase_order",
+            Document::OrderConfirmation(_) => "order_confirmation",
+            Document::ShipNotice(_) => "ship_notice",
+            Document::Invoice(_) => "invoice",
+        }
+    }
+
+    /// Its own business number: order, confirmation (or the order confirmed), shipment or invoice.
+    pub fn number(&self) -> &str {
+        match self {
+            Document::PurchaseOrder(d) => &d.order_number,
+            Document::OrderConfirmation(d) => d.confirmation_number.as_deref().unwrap_or(&d.order_number),
+            Document::ShipNotice(d) => &d.shipment_number,
+            Document::Invoice(d) => &d.invoice_number,
+        }
+    }
+
+    /// The purchase orders it is about.
+    pub fn order_numbers(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = match self {
+            Document::PurchaseOrder(d) => vec![&d.order_number],
+            Document::OrderConfirmation(d) => vec![&d.order_number],
+            Document::ShipNotice(d) => d.orders.iter().map(|o| o.order_number.as_str()).collect(),
+            Document::Invoice(d) => d.order_numbers.iter().map(String::as_str).collect(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// The JSON Schema of each canonical document, by file name (`purchase-order.schema.json`, ...), and

@@ -135,6 +135,11 @@ pub enum Problem {
     InvalidControlStructure,
     /// The interchange contains no groups or messages.
     EmptyInterchange,
+    /// The interchange's sender is not the partner the channel authenticated (found by the gateway,
+    /// not by the reader).
+    UnknownSender,
+    /// The same sender sent this interchange control number before (found by the gateway's journal).
+    DuplicateInterchange,
     // --- group ---
     GroupControlMismatch,
     GroupCountMismatch,
@@ -186,7 +191,9 @@ impl Problem {
             | UnsupportedVersion | UnsupportedSyntax | InterchangeControlMismatch
             | InterchangeCountMismatch | PrematureEnd | InterchangeTrailerMissing
             | InvalidInterchangeDate | TrailingGarbage | InvalidControlNumber
-            | InvalidControlStructure | EmptyInterchange => Level::Interchange,
+            | InvalidControlStructure | EmptyInterchange | UnknownSender | DuplicateInterchange => {
+                Level::Interchange
+            }
             GroupControlMismatch | GroupCountMismatch | GroupTrailerMissing | GroupNotSupported => {
                 Level::Group
             }
@@ -214,6 +221,9 @@ impl Problem {
             InvalidInterchangeDate => "014",
             InvalidControlNumber => "018",
             InvalidControlStructure | EmptyInterchange | TrailingGarbage => "022",
+            // 006 "Invalid Interchange Sender ID", 025 "Duplicate Interchange Control Number".
+            UnknownSender => "006",
+            DuplicateInterchange => "025",
             _ => "024",
         }
     }
@@ -288,7 +298,9 @@ impl Problem {
             InterchangeControlMismatch | GroupControlMismatch | SetControlMismatch => "28",
             InterchangeCountMismatch | GroupCountMismatch | SegmentCountMismatch => "29",
             EmptyInterchange => "32",
-            DuplicateSetControl => "26",
+            // 23 "Unknown Interchange sender", 26 "Duplicate detected".
+            UnknownSender => "23",
+            DuplicateSetControl | DuplicateInterchange => "26",
             // 15 "not supported in this position": a segment type where the message has no place for it.
             UnrecognizedSegment | SegmentNotInSet | UnexpectedSegment | SegmentOutOfSequence => "15",
             // 33 "invalid occurrence outside message, package, group or interchange".

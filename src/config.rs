@@ -1,0 +1,233 @@
+//! `edigate serve` configuration: built-in defaults that run the gateway from a checkout (sled under
+//! `./data`, the repository's profiles and mappings, HTTP on 127.0.0.1:8080, delivery to `dev-erp` on
+//! 127.0.0.1:8181), any of it overridden by a TOML file (`--config`). `deploy/edigate.toml` shows
+//! every key.
+//!
+//! Secrets are never in this file: it names the environment variable or file that holds each one,
+//! and [`Secret`] never prints its value.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The journal (sled database, blobs) and the partners' directories.
+    pub data_dir: PathBuf,
+    pub profiles_dir: PathBuf,
+    pub mappings_dir: PathBuf,
+    pub http: HttpConfig,
+    pub intake: IntakeConfig,
+    pub erp: ErpConfig,
+    pub dev_erp: DevErpConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: "data".into(),
+            profiles_dir: "partner-profiles".into(),
+            mappings_dir: "mappings".into(),
+            http: HttpConfig::default(),
+            intake: IntakeConfig::default(),
+            erp: ErpConfig::default(),
+            dev_erp: DevErpConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Intake (`POST /api/v1/inbound`) and the operator API.
+    pub listen: SocketAddr,
+    /// Largest input accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// When set, the operator API wants `Authorization: Bearer TOKEN` with this SHA-256 (hex).
+    pub operator_token_sha256: Option<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 64 << 20, operator_token_sha256: None }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// Watch `DATA/inbound/PARTNER/` for files (each partner's directory is made at start).
+    pub watch: bool,
+    pub poll_ms: u64,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig { watch: true, poll_ms: 500 }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErpConfig {
+    pub base_url: String,
+    /// Path per canonical document type, appended to `base_url`.
+    pub paths: BTreeMap<String, String>,
+    pub timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    /// Deliveries in flight at once (one per partner at most: a partner's documents go in order).
+    pub concurrency: usize,
+    /// After this many failed tries a document is dead-lettered.
+    pub max_attempts: u32,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    pub auth: ErpAuth,
+    pub tls: ErpTls,
+}
+
+impl Default for ErpConfig {
+    fn default() -> Self {
+        let paths = [
+            ("purchase_order", "/purchase-orders"),
+            ("order_confirmation", "/order-confirmations"),
+            ("ship_notice", "/ship-notices"),
+            ("invoice", "/invoices"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        ErpConfig {
+            base_url: "http://127.0.0.1:8181".into(),
+            paths,
+            timeout_ms: 10_000,
+            connect_timeout_ms: 2_000,
+            concurrency: 8,
+            max_attempts: 12,
+            backoff_initial_ms: 500,
+            backoff_max_ms: 300_000,
+            auth: ErpAuth::None,
+            tls: ErpTls::default(),
+        }
+    }
+}
+
+/// How edigate authenticates to the ERP.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ErpAuth {
+    #[default]
+    None,
+    /// `Authorization: Bearer` with the token from an environment variable or a file.
+    Bearer { token: SecretSource },
+    Basic { username: String, password: SecretSource },
+}
+
+/// Where a secret is read from (never the secret itself).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+impl SecretSource {
+    pub fn load(&self) -> anyhow::Result<Secret> {
+        if let Some(var) = &self.env {
+            return std::env::var(var).map(Secret).map_err(|_| anyhow::anyhow!("environment variable {var} (a secret) is not set"));
+        }
+        if let Some(f) = &self.file {
+            let s = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("secret file {}: {e}", f.display()))?;
+            return Ok(Secret(s.trim_end_matches(['\n', '\r']).to_string()));
+        }
+        anyhow::bail!("a secret needs `env` or `file`")
+    }
+}
+
+/// A secret value: `Debug` and `Display` show stars.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// TLS to the ERP: a private CA, and a client certificate for mTLS (PEM files).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErpTls {
+    pub ca_file: Option<PathBuf>,
+    /// Certificate chain and private key of our client identity (mTLS), PEM.
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevErpConfig {
+    /// Where `serve --with-dev-erp` runs the development ERP receiver.
+    pub listen: SocketAddr,
+    pub store: PathBuf,
+}
+
+impl Default for DevErpConfig {
+    fn default() -> Self {
+        DevErpConfig { listen: ([127, 0, 0, 1], 8181).into(), store: "data/dev-erp".into() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "text".into() }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults; unknown keys are errors (with their place).
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            let at = e.span().map(|s| {
+                let line = text[..s.start].matches('\n').count() + 1;
+                let col = s.start - text[..s.start].rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(":{line}:{col}")
+            });
+            anyhow::anyhow!("{}{}: {}", path.display(), at.unwrap_or_default(), e.message())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c: Config = toml::from_str("[erp]\nbase_url = \"https://erp.example\"\nauth = { kind = \"bearer\", token = { env = \"ERP_TOKEN\" } }\n").unwrap();
+        assert_eq!(c.erp.base_url, "https://erp.example");
+        assert_eq!(c.erp.paths["ship_notice"], "/ship-notices");
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+        assert!(matches!(c.erp.auth, ErpAuth::Bearer { .. }));
+        assert!(toml::from_str::<Config>("[erp]\nbase_ur = \"x\"\n").is_err(), "unknown keys are errors");
+        assert_eq!(format!("{:?}", Secret("hunter2".into())), "Secret(***)");
+    }
+}

@@ -1,0 +1,468 @@
+//! The embedded journal: one sled 0.34 database in a directory, raw inputs over 1 MB beside it as
+//! files (written, fsynced, then referenced).
+//!
+//! Trees and their keys (all records JSON):
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `raw` | SHA-256 hex | `0` + bytes, or `1` (the bytes are in `blobs/ab/abcd…`) |
+//! | `intakes` | intake id (u64 BE) | [`Intake`] |
+//! | `pending` | intake id | empty: received, not processed yet |
+//! | `documents` | intake id + set number (u32 BE) | [`DocumentRecord`] |
+//! | `canonical` | same | canonical JSON |
+//! | `numbers` | number `\0` document key | empty: the search index |
+//! | `acks`, `ack_bytes` | ack id | [`AckRecord`], the EDI |
+//! | `events` | subject `\0` sequence (u64 BE) | [`Event`] |
+//! | `queue` | partner `\0` document key | document id |
+//! | `attempts` | document key + attempt (u32 BE) | [`Attempt`] |
+//! | `counters`, `claims` | name | u64 BE |
+
+use super::*;
+use sled::{Db, Tree};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Raw inputs larger than this are kept as files.
+pub const BLOB_THRESHOLD: usize = 1 << 20;
+
+pub struct SledJournal {
+    db: Db,
+    instance: String,
+    blobs: PathBuf,
+    raw: Tree,
+    intakes: Tree,
+    pending: Tree,
+    documents: Tree,
+    canonical: Tree,
+    numbers: Tree,
+    acks: Tree,
+    ack_bytes: Tree,
+    events: Tree,
+    queue: Tree,
+    attempts: Tree,
+    counters: Tree,
+    claims: Tree,
+}
+
+fn storage(e: sled::Error) -> JournalError {
+    JournalError::Storage(e.to_string())
+}
+
+impl From<sled::Error> for JournalError {
+    fn from(e: sled::Error) -> Self {
+        storage(e)
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("journal records serialize")
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| JournalError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), message: e.to_string() })
+}
+
+fn doc_key(id: &str) -> Result<[u8; 12]> {
+    let (i, n) = DocumentRecord::parse_id(id).ok_or_else(|| JournalError::NotFound(format!("document {id:?}")))?;
+    Ok(DocumentRecord::key(i, n))
+}
+
+fn prefixed(prefix: &str, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 1 + rest.len());
+    k.extend_from_slice(prefix.as_bytes());
+    k.push(0);
+    k.extend_from_slice(rest);
+    k
+}
+
+impl SledJournal {
+    /// Opens (or creates) the journal in `dir`.
+    pub fn open(dir: &Path) -> Result<SledJournal> {
+        std::fs::create_dir_all(dir).map_err(|source| JournalError::Blob { path: dir.display().to_string(), source })?;
+        let db = sled::Config::new().path(dir.join("db")).mode(sled::Mode::HighThroughput).open()?;
+        let instance = match db.get("instance")? {
+            Some(v) => String::from_utf8_lossy(&v).into_owned(),
+            None => {
+                let id = format!("{:016x}", fastrand::u64(..));
+                db.insert("instance", id.as_bytes())?;
+                db.flush()?;
+                id
+            }
+        };
+        let t = |name: &str| db.open_tree(name).map_err(storage);
+        Ok(SledJournal {
+            instance,
+            blobs: dir.join("blobs"),
+            raw: t("raw")?,
+            intakes: t("intakes")?,
+            pending: t("pending")?,
+            documents: t("documents")?,
+            canonical: t("canonical")?,
+            numbers: t("numbers")?,
+            acks: t("acks")?,
+            ack_bytes: t("ack_bytes")?,
+            events: t("events")?,
+            queue: t("queue")?,
+            attempts: t("attempts")?,
+            counters: t("counters")?,
+            claims: t("claims")?,
+            db,
+        })
+    }
+
+    fn blob_path(&self, sha: &str) -> PathBuf {
+        self.blobs.join(&sha[..2]).join(sha)
+    }
+
+    /// Writes a blob file durably: temporary name, fsync, rename, fsync of the directory.
+    fn write_blob(&self, sha: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.blob_path(sha);
+        let dir = path.parent().expect("blob paths have a directory").to_path_buf();
+        let io = |source| JournalError::Blob { path: path.display().to_string(), source };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let tmp = dir.join(format!(".{sha}.{}", fastrand::u32(..)));
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io)?;
+        Ok(())
+    }
+}
+
+impl Journal for SledJournal {
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn put_raw(&self, bytes: &[u8]) -> Result<String> {
+        use sha2::Digest;
+        let sha = hex(&sha2::Sha256::digest(bytes));
+        if self.raw.contains_key(&sha)? {
+            return Ok(sha);
+        }
+        if bytes.len() > BLOB_THRESHOLD {
+            self.write_blob(&sha, bytes)?;
+            self.raw.insert(&sha, &[1u8][..])?;
+        } else {
+            let mut v = Vec::with_capacity(bytes.len() + 1);
+            v.push(0);
+            v.extend_from_slice(bytes);
+            self.raw.insert(&sha, v)?;
+        }
+        Ok(sha)
+    }
+
+    fn raw(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        let Some(v) = self.raw.get(sha256)? else { return Ok(None) };
+        match v.first() {
+            Some(0) => Ok(Some(v[1..].to_vec())),
+            _ => {
+                let path = self.blob_path(sha256);
+                std::fs::read(&path).map(Some).map_err(|source| JournalError::Blob { path: path.display().to_string(), source })
+            }
+        }
+    }
+
+    fn next_intake_id(&self) -> Result<u64> {
+        self.next_counter("intake", 1)
+    }
+
+    fn next_counter(&self, name: &str, by: u64) -> Result<u64> {
+        let by = by.max(1);
+        let old = self.counters.fetch_and_update(name, |old| {
+            let n = old.and_then(|b| b.try_into().ok()).map_or(0, u64::from_be_bytes);
+            Some((n + by).to_be_bytes().to_vec())
+        })?;
+        Ok(old.and_then(|b| b.as_ref().try_into().ok()).map_or(0, u64::from_be_bytes) + 1)
+    }
+
+    fn claim(&self, key: &str, owner: u64) -> Result<Option<u64>> {
+        match self.claims.compare_and_swap(key, None as Option<&[u8]>, Some(&owner.to_be_bytes()[..]))? {
+            Ok(()) => Ok(None),
+            Err(e) => {
+                let prev = e.current.and_then(|b| b.as_ref().try_into().ok()).map(u64::from_be_bytes);
+                Ok(prev.filter(|&p| p != owner))
+            }
+        }
+    }
+
+    fn release(&self, key: &str) -> Result<()> {
+        self.claims.remove(key)?;
+        Ok(())
+    }
+
+    fn put_intake(&self, r: &Intake) -> Result<()> {
+        let k = r.id.to_be_bytes();
+        self.intakes.insert(k, encode(r))?;
+        if r.state == State::Received {
+            self.pending.insert(k, &[][..])?;
+        } else {
+            self.pending.remove(k)?;
+        }
+        Ok(())
+    }
+
+    fn intake(&self, id: u64) -> Result<Option<Intake>> {
+        let k = id.to_be_bytes();
+        self.intakes.get(k)?.map(|v| decode(&k, &v)).transpose()
+    }
+
+    fn unprocessed(&self) -> Result<Vec<u64>> {
+        self.pending.iter().keys().map(|k| Ok(u64::from_be_bytes(k?.as_ref().try_into().unwrap_or_default()))).collect()
+    }
+
+    fn intakes(&self, limit: usize) -> Result<Vec<Intake>> {
+        self.intakes.iter().rev().take(limit).map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        }).collect()
+    }
+
+    fn put_document(&self, d: &DocumentRecord) -> Result<()> {
+        let k = doc_key(&d.id)?;
+        for n in d.number.iter().chain(&d.order_numbers) {
+            self.numbers.insert(prefixed(n, &k), &[][..])?;
+        }
+        self.documents.insert(k, encode(d))?;
+        Ok(())
+    }
+
+    fn document(&self, id: &str) -> Result<Option<DocumentRecord>> {
+        let Ok(k) = doc_key(id) else { return Ok(None) };
+        self.documents.get(k)?.map(|v| decode(&k, &v)).transpose()
+    }
+
+    fn put_canonical(&self, id: &str, json: &[u8]) -> Result<()> {
+        self.canonical.insert(doc_key(id)?, json)?;
+        Ok(())
+    }
+
+    fn canonical(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let Ok(k) = doc_key(id) else { return Ok(None) };
+        Ok(self.canonical.get(k)?.map(|v| v.to_vec()))
+    }
+
+    fn documents(&self, q: &Query) -> Result<Vec<DocumentRecord>> {
+        let limit = q.limit.unwrap_or(100).min(10_000);
+        let mut out = Vec::new();
+        if let Some(n) = &q.number {
+            // The index first: a number names few documents.
+            for k in self.numbers.scan_prefix(prefixed(n, &[])).keys().rev() {
+                let k = k?;
+                let key = &k[k.len() - 12..];
+                if let Some(v) = self.documents.get(key)? {
+                    let d: DocumentRecord = decode(key, &v)?;
+                    if q.matches(&d) {
+                        out.push(d);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+            }
+            return Ok(out);
+        }
+        for kv in self.documents.iter().rev() {
+            let (k, v) = kv?;
+            let d: DocumentRecord = decode(&k, &v)?;
+            if q.matches(&d) {
+                out.push(d);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn count_by_state(&self) -> Result<BTreeMap<State, u64>> {
+        // A scan: fine for the journal sizes of one gateway; an index per state is the next step.
+        let mut out = BTreeMap::new();
+        for v in self.documents.iter().values() {
+            let v = v?;
+            let d: DocumentRecord = decode(b"documents", &v)?;
+            *out.entry(d.state).or_insert(0) += 1;
+        }
+        Ok(out)
+    }
+
+    fn put_ack(&self, a: &AckRecord, bytes: &[u8]) -> Result<()> {
+        self.ack_bytes.insert(&a.id, bytes)?;
+        self.acks.insert(&a.id, encode(a))?;
+        Ok(())
+    }
+
+    fn ack(&self, id: &str) -> Result<Option<(AckRecord, Vec<u8>)>> {
+        let Some(v) = self.acks.get(id)? else { return Ok(None) };
+        let rec = decode(id.as_bytes(), &v)?;
+        let bytes = self.ack_bytes.get(id)?.map(|b| b.to_vec()).unwrap_or_default();
+        Ok(Some((rec, bytes)))
+    }
+
+    fn record(&self, e: &Event) -> Result<()> {
+        let seq = self.db.generate_id()?;
+        self.events.insert(prefixed(&e.subject, &seq.to_be_bytes()), encode(e))?;
+        Ok(())
+    }
+
+    fn history(&self, subject: &str) -> Result<Vec<Event>> {
+        self.events.scan_prefix(prefixed(subject, &[])).map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        }).collect()
+    }
+
+    fn enqueue(&self, partner: &str, document: &str) -> Result<()> {
+        self.queue.insert(prefixed(partner, &doc_key(document)?), document.as_bytes())?;
+        Ok(())
+    }
+
+    fn dequeue(&self, partner: &str, document: &str) -> Result<()> {
+        self.queue.remove(prefixed(partner, &doc_key(document)?))?;
+        Ok(())
+    }
+
+    fn queue_heads(&self) -> Result<Vec<QueueEntry>> {
+        // One seek per partner: after a partner's first entry, jump past its prefix.
+        let mut out = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        while let Some(kv) = self.queue.range(from.clone()..).next() {
+            let (k, v) = kv?;
+            let Some(cut) = k.iter().position(|&b| b == 0) else { break };
+            let partner = String::from_utf8_lossy(&k[..cut]).into_owned();
+            out.push(QueueEntry { partner, document: String::from_utf8_lossy(&v).into_owned() });
+            from = k[..cut].to_vec();
+            from.push(1);
+        }
+        Ok(out)
+    }
+
+    fn queue_len(&self) -> Result<u64> {
+        Ok(self.queue.len() as u64)
+    }
+
+    fn add_attempt(&self, a: &Attempt) -> Result<()> {
+        let mut k = doc_key(&a.document)?.to_vec();
+        k.extend_from_slice(&a.n.to_be_bytes());
+        self.attempts.insert(k, encode(a))?;
+        Ok(())
+    }
+
+    fn attempts(&self, document: &str) -> Result<Vec<Attempt>> {
+        let Ok(k) = doc_key(document) else { return Ok(vec![]) };
+        self.attempts.scan_prefix(k).map(|kv| {
+            let (k, v) = kv?;
+            decode(&k, &v)
+        }).collect()
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: &str, partner: &str, number: &str) -> DocumentRecord {
+        let (intake, _) = DocumentRecord::parse_id(id).unwrap();
+        DocumentRecord {
+            id: id.into(),
+            intake,
+            partner: partner.into(),
+            kind: Some("ship_notice".into()),
+            document_type: "856".into(),
+            version: "004010".into(),
+            interchange_control_number: "1".into(),
+            set_control_number: "1".into(),
+            number: Some(number.into()),
+            order_numbers: vec!["4500012345".into()],
+            state: State::Queued,
+            error: None,
+            created_at: now(),
+            updated_at: now(),
+            attempts: 0,
+            next_attempt_at: None,
+            correlation_id: "c".into(),
+        }
+    }
+
+    #[test]
+    fn raw_bytes_small_and_large_survive_a_reopen() {
+        let dir = tempdir();
+        let small = b"ISA*00*...~".to_vec();
+        let large = vec![b'x'; BLOB_THRESHOLD + 10];
+        let (a, b, instance) = {
+            let j = SledJournal::open(&dir).unwrap();
+            let a = j.put_raw(&small).unwrap();
+            let b = j.put_raw(&large).unwrap();
+            assert_eq!(j.put_raw(&small).unwrap(), a, "content-addressed");
+            j.sync().unwrap();
+            (a, b, j.instance().to_string())
+        };
+        let j = SledJournal::open(&dir).unwrap();
+        assert_eq!(j.instance(), instance);
+        assert_eq!(j.raw(&a).unwrap().unwrap(), small);
+        assert_eq!(j.raw(&b).unwrap().unwrap(), large);
+        assert!(dir.join("blobs").join(&b[..2]).join(&b).exists());
+        assert_eq!(j.raw("00").unwrap(), None);
+    }
+
+    #[test]
+    fn queue_heads_are_per_partner_in_arrival_order() {
+        let dir = tempdir();
+        let j = SledJournal::open(&dir).unwrap();
+        for (p, d) in [("globex", "10-2"), ("globex", "10-1"), ("initech", "12-1"), ("globex", "11-1"), ("acme", "9-1")] {
+            j.enqueue(p, d).unwrap();
+        }
+        let heads = j.queue_heads().unwrap();
+        let shown: Vec<_> = heads.iter().map(|e| format!("{}:{}", e.partner, e.document)).collect();
+        assert_eq!(shown, ["acme:9-1", "globex:10-1", "initech:12-1"]);
+        j.dequeue("globex", "10-1").unwrap();
+        assert_eq!(j.queue_heads().unwrap()[1].document, "10-2");
+        assert_eq!(j.queue_len().unwrap(), 4);
+    }
+
+    #[test]
+    fn claims_counters_search_and_history() {
+        let dir = tempdir();
+        let j = SledJournal::open(&dir).unwrap();
+        assert_eq!(j.claim("ctl:x12:ZZ:GLOBEX:1", 5).unwrap(), None);
+        assert_eq!(j.claim("ctl:x12:ZZ:GLOBEX:1", 5).unwrap(), None, "the owner may claim again");
+        assert_eq!(j.claim("ctl:x12:ZZ:GLOBEX:1", 6).unwrap(), Some(5));
+        assert_eq!(j.next_counter("ack:globex", 2).unwrap(), 1);
+        assert_eq!(j.next_counter("ack:globex", 1).unwrap(), 3);
+        j.put_document(&doc("3-1", "globex", "ASN-1")).unwrap();
+        j.put_document(&doc("4-1", "initech", "ASN-2")).unwrap();
+        let found = j.documents(&Query { number: Some("4500012345".into()), ..Default::default() }).unwrap();
+        assert_eq!(found.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["4-1", "3-1"]);
+        let found = j.documents(&Query { partner: Some("globex".into()), ..Default::default() }).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(j.count_by_state().unwrap()[&State::Queued], 2);
+        for s in [State::Mapped, State::Queued, State::Delivered] {
+            j.record(&Event { at: now(), subject: "document:3-1".into(), state: s, cause: "test".into() }).unwrap();
+        }
+        let h: Vec<_> = j.history("document:3-1").unwrap().into_iter().map(|e| e.state).collect();
+        assert_eq!(h, [State::Mapped, State::Queued, State::Delivered]);
+        assert!(j.history("document:3-10").unwrap().is_empty(), "prefixes do not leak");
+    }
+
+    fn tempdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("edigate-journal-{}-{}", std::process::id(), fastrand::u64(..)));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

@@ -1,0 +1,123 @@
+//! HTTP intake: `POST /api/v1/inbound`, the body is the EDI, `Authorization: Bearer TOKEN`
+//! names the partner (its profile lists the SHA-256 of its tokens). Optional headers: `X-Filename`,
+//! `X-Correlation-Id`.
+//!
+//! Answers, always JSON, always after the input is durable in the journal:
+//! - 202: accepted; its documents are queued for delivery,
+//! - 200: a duplicate of an earlier input (nothing new is delivered),
+//! - 422: rejected (envelope, sender or every set); the raw bytes are kept and the negative
+//!   acknowledgment is in the partner's outbox,
+//! - 401 unknown token, 413 too large, 503 the journal cannot write (nothing was kept: send again).
+
+use crate::journal::{Intake, State as DocState};
+use crate::pipeline::{IntakeError, Pipeline, Upload};
+use crate::profiles::Profiles;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct HttpIntake {
+    pipeline: Arc<Pipeline>,
+    /// SHA-256 (hex) of a token → partner code.
+    tokens: HashMap<String, String>,
+    max_size: usize,
+}
+
+/// The partners' tokens, by hash.
+pub fn tokens(profiles: &Profiles) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for p in &profiles.partners {
+        if let Some(h) = &p.profile.transport.http {
+            for t in &h.token_sha256 {
+                out.insert(t.trim().to_ascii_lowercase(), p.profile.code.clone());
+            }
+        }
+    }
+    out
+}
+
+pub fn routes(pipeline: Arc<Pipeline>, max_size: usize) -> Router {
+    let state = Arc::new(HttpIntake { tokens: tokens(&pipeline.profiles), pipeline, max_size });
+    Router::new().route("/api/v1/inbound", post(inbound)).with_state(state)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    crate::journal::embedded::hex(&sha2::Sha256::digest(bytes))
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+async fn inbound(State(s): State<Arc<HttpIntake>>, headers: HeaderMap, body: Body) -> Response {
+    let Some(partner) = bearer(&headers).and_then(|t| s.tokens.get(&sha256_hex(t.as_bytes()))) else {
+        tracing::warn!("inbound: refused a request without a known partner token");
+        return error(StatusCode::UNAUTHORIZED, "unknown or missing partner token (Authorization: Bearer TOKEN)");
+    };
+    let bytes = match axum::body::to_bytes(body, s.max_size).await {
+        Ok(b) => b,
+        Err(_) => {
+            tracing::warn!(partner = %partner, limit = s.max_size, "inbound: body over the limit");
+            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over the limit of {} bytes; nothing was kept", s.max_size));
+        }
+    };
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let up = Upload {
+        partner: partner.clone(),
+        channel: "http",
+        filename: header("x-filename").map(|f| f.chars().filter(|c| !c.is_control()).take(255).collect()),
+        bytes: bytes.to_vec(),
+        correlation_id: header("x-correlation-id"),
+        once_key: None,
+    };
+    let rec = match s.pipeline.receive(up).await {
+        Ok(r) => r,
+        Err(IntakeError::TooLarge { size, limit }) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("{size} bytes is over the limit of {limit}")),
+        Err(e) => {
+            tracing::error!("inbound: could not keep the input: {e}");
+            return error(StatusCode::SERVICE_UNAVAILABLE, format!("the input could not be kept ({e}); nothing was accepted, send it again"));
+        }
+    };
+    // Kept and durable: from here on, the answer is about what the input holds.
+    let id = rec.id;
+    match s.pipeline.process(id).await {
+        Ok(rec) => answer(&rec),
+        Err(e) => {
+            tracing::error!(intake = id, "processing failed, will be retried at the next start: {e}");
+            (StatusCode::ACCEPTED, Json(serde_json::json!({ "intake": id, "state": "received", "note": format!("kept; processing failed and will be retried: {e}") }))).into_response()
+        }
+    }
+}
+
+/// The JSON answer for a processed input.
+pub fn answer(rec: &Intake) -> Response {
+    let status = match rec.state {
+        DocState::Validated | DocState::Received => StatusCode::ACCEPTED,
+        DocState::Duplicate => StatusCode::OK,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let body = serde_json::json!({
+        "intake": rec.id,
+        "state": rec.state,
+        "correlation_id": rec.correlation_id,
+        "sha256": rec.sha256,
+        "interchanges": rec.interchanges,
+        "documents": rec.documents,
+        "acknowledgments": rec.acks,
+        "errors": rec.errors,
+    });
+    (status, [("x-correlation-id", rec.correlation_id.clone())], Json(body)).into_response()
+}

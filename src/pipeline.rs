@@ -1,0 +1,536 @@
+//! The intake pipeline, the same for every channel (HTTP upload, watched directory, later SFTP and
+//! AS2): an input from an authenticated partner is kept, made durable, then read, checked,
+//! acknowledged, translated and queued for delivery.
+//!
+//! 1. [`Pipeline::receive`]: raw bytes and the intake record into the journal, then a group commit
+//!    ([`GroupCommit`]): only after it may a channel answer the sender (HTTP 2xx, SFTP close, AS2 MDN).
+//! 2. [`Pipeline::process`]: on the processing thread (the translator and its compiled mappings live
+//!    there): every set validated and mapped; every interchange checked for its sender (the ISA/UNB
+//!    sender must be the authenticated partner) and for duplicates (same sender and control number);
+//!    acknowledgments (TA1/997/999/CONTRL) stored and written to the partner's outbox; the
+//!    documents of accepted interchanges queued for delivery.
+//!
+//! Processing is idempotent (document ids are the input's id and the set's position; claims are
+//! owned by the input), so inputs found unprocessed after a crash are simply processed again.
+//! This module knows nothing of a transport.
+
+use crate::journal::{self, AckRecord, DocumentRecord, Event, Intake, InterchangeFacts, Journal, JournalError, State};
+use crate::mapping::Library;
+use crate::profiles::Profiles;
+use crate::syntax::ack::{acknowledge, AckOptions};
+use crate::syntax::diag::{Diagnostic, Location, Problem};
+use crate::syntax::validate::{Options, Report, Status};
+use crate::translate::{SetOutcome, Translator};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{oneshot, watch, Notify};
+
+/// An input as a channel hands it over.
+#[derive(Debug)]
+pub struct Upload {
+    /// The partner the channel authenticated (its profile code).
+    pub partner: String,
+    /// `http`, `directory`, ...
+    pub channel: &'static str,
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+    /// Given by the client (`X-Correlation-Id`), or made here.
+    pub correlation_id: Option<String>,
+    /// An input already taken under this key is not taken again (a watched file seen twice).
+    pub once_key: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("input of {size} bytes is over the limit of {limit} bytes")]
+    TooLarge { size: usize, limit: usize },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("the gateway is shutting down")]
+    Closed,
+}
+
+/// Batches `Journal::sync` across concurrent inputs: a caller waits until a sync that started after
+/// its writes has finished; one sync serves every caller that arrived while the previous one ran.
+pub struct GroupCommit {
+    journal: Arc<dyn Journal>,
+    /// (tickets handed out, a sync is running)
+    state: Mutex<(u64, bool)>,
+    /// Highest ticket known durable.
+    done: watch::Sender<u64>,
+    syncs: std::sync::atomic::AtomicU64,
+}
+
+impl GroupCommit {
+    pub fn new(journal: Arc<dyn Journal>) -> Self {
+        GroupCommit { journal, state: Mutex::new((0, false)), done: watch::Sender::new(0), syncs: Default::default() }
+    }
+
+    /// Returns when everything the caller wrote before calling is on disk.
+    pub async fn durable(&self) -> Result<(), JournalError> {
+        let ticket = {
+            let mut s = self.state.lock().expect("group commit lock");
+            s.0 += 1;
+            s.0
+        };
+        let mut rx = self.done.subscribe();
+        loop {
+            if *rx.borrow_and_update() >= ticket {
+                return Ok(());
+            }
+            let lead = {
+                let mut s = self.state.lock().expect("group commit lock");
+                if s.1 {
+                    None
+                } else {
+                    s.1 = true;
+                    Some(s.0)
+                }
+            };
+            if let Some(target) = lead {
+                let j = self.journal.clone();
+                let r = tokio::task::spawn_blocking(move || j.sync()).await.unwrap_or_else(|e| Err(JournalError::Storage(e.to_string())));
+                self.state.lock().expect("group commit lock").1 = false;
+                self.syncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match r {
+                    Ok(()) => self.done.send_modify(|d| *d = (*d).max(target)),
+                    Err(e) => {
+                        // Wake the others: one of them leads the next try.
+                        self.done.send_modify(|_| {});
+                        return Err(e);
+                    }
+                }
+                continue;
+            }
+            if rx.changed().await.is_err() {
+                return Err(JournalError::Storage("group commit closed".into()));
+            }
+        }
+    }
+
+    /// How many syncs ran (for metrics: inputs / syncs is the batching factor).
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+type Job = (u64, oneshot::Sender<Result<Intake, JournalError>>);
+
+/// The gateway's intake: receive, then process.
+pub struct Pipeline {
+    pub journal: Arc<dyn Journal>,
+    pub commit: GroupCommit,
+    pub profiles: Arc<Profiles>,
+    jobs: std::sync::mpsc::Sender<Job>,
+    /// Woken when documents were queued.
+    pub delivery: Arc<Notify>,
+    pub max_size: usize,
+    inputs: std::sync::atomic::AtomicU64,
+    pub intake_latency: crate::metrics::Histogram,
+    pub process_latency: crate::metrics::Histogram,
+}
+
+impl Pipeline {
+    /// Inputs kept since start.
+    pub fn inputs(&self) -> u64 {
+        self.inputs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Starts the processing thread.
+    pub fn start(journal: Arc<dyn Journal>, library: Arc<Library>, profiles: Arc<Profiles>, outbox: PathBuf, max_size: usize) -> Arc<Pipeline> {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let delivery = Arc::new(Notify::new());
+        let worker = Processor { journal: journal.clone(), profiles: profiles.clone(), outbox };
+        let lib = library.clone();
+        std::thread::Builder::new()
+            .name("edigate-process".into())
+            .spawn(move || {
+                let translator = Translator::new(&lib, &worker.profiles);
+                for (id, reply) in rx {
+                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(&translator, id)))
+                        .unwrap_or_else(|p| worker.internal_error(id, p));
+                    let _ = reply.send(out);
+                }
+            })
+            .expect("start the processing thread");
+        Arc::new(Pipeline {
+            commit: GroupCommit::new(journal.clone()),
+            journal,
+            profiles,
+            jobs,
+            delivery,
+            max_size,
+            inputs: Default::default(),
+            intake_latency: Default::default(),
+            process_latency: Default::default(),
+        })
+    }
+
+    /// Keeps an input: raw bytes and intake record durable when this returns.
+    pub async fn receive(&self, up: Upload) -> Result<Intake, IntakeError> {
+        if up.bytes.len() > self.max_size {
+            return Err(IntakeError::TooLarge { size: up.bytes.len(), limit: self.max_size });
+        }
+        let started = std::time::Instant::now();
+        let j = self.journal.clone();
+        let rec = tokio::task::spawn_blocking(move || -> Result<Intake, JournalError> {
+            let sha256 = j.put_raw(&up.bytes)?;
+            let id = j.next_intake_id()?;
+            if let Some(key) = &up.once_key {
+                if let Some(prev) = j.claim(&once_claim(&up.partner, key, &sha256), id)? {
+                    if let Some(rec) = j.intake(prev)? {
+                        return Ok(rec);
+                    }
+                }
+            }
+            let correlation_id = up
+                .correlation_id
+                .filter(|c| !c.is_empty() && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+                .unwrap_or_else(|| format!("{}-{id}", &j.instance()[..8]));
+            let rec = Intake {
+                id,
+                partner: up.partner,
+                channel: up.channel.to_string(),
+                filename: up.filename,
+                received_at: journal::now(),
+                size: up.bytes.len() as u64,
+                sha256,
+                correlation_id,
+                state: State::Received,
+                interchanges: vec![],
+                documents: vec![],
+                acks: vec![],
+                errors: vec![],
+            };
+            j.put_intake(&rec)?;
+            j.record(&Event { at: rec.received_at, subject: format!("intake:{id}"), state: State::Received, cause: format!("{} bytes by {}", rec.size, rec.channel) })?;
+            Ok(rec)
+        })
+        .await
+        .map_err(|_| IntakeError::Closed)??;
+        self.commit.durable().await?;
+        self.inputs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.intake_latency.observe(started.elapsed());
+        tracing::info!(intake = rec.id, partner = %rec.partner, channel = %rec.channel, size = rec.size, correlation_id = %rec.correlation_id, "received");
+        Ok(rec)
+    }
+
+    /// Processes a received input (again, if it was already: processing is idempotent) and returns
+    /// its record with what became of it.
+    pub async fn process(&self, id: u64) -> Result<Intake, IntakeError> {
+        let started = std::time::Instant::now();
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send((id, tx)).map_err(|_| IntakeError::Closed)?;
+        let rec = rx.await.map_err(|_| IntakeError::Closed)??;
+        self.process_latency.observe(started.elapsed());
+        if !rec.documents.is_empty() {
+            self.delivery.notify_one();
+        }
+        Ok(rec)
+    }
+
+    /// Processes every input left unprocessed by a crash or a stop.
+    pub async fn recover(&self) -> Result<usize, IntakeError> {
+        let ids = self.journal.unprocessed()?;
+        for &id in &ids {
+            self.process(id).await?;
+        }
+        if !ids.is_empty() {
+            tracing::info!(inputs = ids.len(), "processed inputs left from the last run");
+        }
+        Ok(ids.len())
+    }
+}
+
+/// What the processing thread owns.
+struct Processor {
+    journal: Arc<dyn Journal>,
+    profiles: Arc<Profiles>,
+    outbox: PathBuf,
+}
+
+/// A set's document as processing saw it.
+struct SetSeen {
+    id: String,
+    mapped: bool,
+}
+
+impl Processor {
+    fn process(&self, translator: &Translator<'_>, id: u64) -> Result<Intake, JournalError> {
+        let j = &*self.journal;
+        let mut rec = j.intake(id)?.ok_or_else(|| JournalError::NotFound(format!("intake {id}")))?;
+        if rec.state != State::Received {
+            return Ok(rec);
+        }
+        let raw = j.raw(&rec.sha256)?.ok_or_else(|| JournalError::NotFound(format!("raw bytes {} of intake {id}", rec.sha256)))?;
+        let span = tracing::info_span!("process", intake = id, partner = %rec.partner, correlation_id = %rec.correlation_id);
+        let _enter = span.enter();
+        let now = journal::now();
+
+        // Every set: its document record (mapped, or rejected with the reason), in input order.
+        let mut seen: Vec<SetSeen> = Vec::new();
+        let mut failure: Option<JournalError> = None;
+        let report = translator.translate(&raw[..], Options::default(), |o: SetOutcome| {
+            if failure.is_some() {
+                return;
+            }
+            let n = seen.len() as u32 + 1;
+            let doc_id = format!("{id}-{n}");
+            if let Err(e) = self.keep_set(&rec, &doc_id, o, now).map(|mapped| seen.push(SetSeen { id: doc_id, mapped })) {
+                failure = Some(e);
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let mut report = report.map_err(|e| JournalError::Storage(format!("reading the input from memory: {e}")))?;
+
+        // Every interchange: envelope errors, sender, duplicates; then its sets' fate.
+        let partner = self.profiles.get(&rec.partner);
+        let mut sets = seen.into_iter();
+        let mut accepted_any = false;
+        let mut duplicates = 0;
+        for ic in report.interchanges.iter_mut() {
+            let h = &ic.header;
+            let n_sets: usize = ic.groups.iter().map(|g| g.sets.len()).sum();
+            let mut facts = InterchangeFacts {
+                standard: h.standard.name().to_string(),
+                sender: format!("{}:{}", h.sender.qualifier.trim(), h.sender.id.trim()),
+                receiver: format!("{}:{}", h.receiver.qualifier.trim(), h.receiver.id.trim()),
+                control_number: h.control_number.clone(),
+                date: h.date.clone(),
+                time: h.time.clone(),
+                test: h.test,
+                status: "accepted".into(),
+                duplicate_of: None,
+                sets: n_sets as u32,
+            };
+            let at = Location::segment(h.offset, 1, if h.standard.name() == "x12" { b"ISA" } else { b"UNB" });
+            let verdict: Result<(), (State, String)> = if ic.status() == Status::Rejected {
+                let why = ic.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>().join("; ");
+                Err((State::Rejected, format!("interchange {} rejected: {why}", h.control_number)))
+            } else if !partner.is_some_and(|p| p.is_sender_of(h)) {
+                let msg = format!(
+                    "interchange {}: sender {} is not partner {:?} (the channel authenticated {:?}; its profile says {})",
+                    h.control_number,
+                    facts.sender,
+                    rec.partner,
+                    rec.partner,
+                    partner.map(|p| expected_sender(p, h.standard.name())).unwrap_or_else(|| "nothing: no profile".into())
+                );
+                ic.diagnostics.push(Diagnostic::error(Problem::UnknownSender, at, msg.clone()));
+                Err((State::Rejected, msg))
+            } else {
+                let key = format!("interchange:{}:{}:{}", facts.standard, facts.sender, h.control_number);
+                match j.claim(&key, id)? {
+                    None => Ok(()),
+                    Some(prev) => {
+                        let msg = format!("interchange {} from {} was received before, in input {prev}: not processed again", h.control_number, facts.sender);
+                        ic.diagnostics.push(Diagnostic::error(Problem::DuplicateInterchange, at, msg.clone()));
+                        facts.duplicate_of = Some(prev);
+                        Err((State::Duplicate, msg))
+                    }
+                }
+            };
+            match &verdict {
+                Ok(()) => accepted_any = true,
+                Err((State::Duplicate, m)) => {
+                    facts.status = "duplicate".into();
+                    duplicates += 1;
+                    rec.errors.push(m.clone());
+                }
+                Err((_, m)) => {
+                    facts.status = "rejected".into();
+                    rec.errors.push(m.clone());
+                }
+            }
+            for set in sets.by_ref().take(n_sets) {
+                self.settle(&rec, &set, &verdict)?;
+                rec.documents.push(set.id);
+            }
+            rec.interchanges.push(facts);
+        }
+        // Sets the report did not place (none expected): kept, never delivered.
+        for set in sets {
+            self.settle(&rec, &set, &Err((State::Rejected, "outside any interchange".into())))?;
+            rec.documents.push(set.id);
+        }
+        for d in &report.diagnostics {
+            rec.errors.push(d.to_string());
+        }
+        for (_, d) in report.all_diagnostics().filter(|(_, d)| d.is_error() && d.problem.level() != crate::syntax::diag::Level::Interchange) {
+            if rec.errors.len() < 50 {
+                rec.errors.push(d.to_string());
+            }
+        }
+        if report.interchanges.is_empty() && report.diagnostics.is_empty() {
+            rec.errors.push("no interchange: the input is empty or holds no ISA/UNB".into());
+        }
+
+        self.acknowledge(&mut rec, &report)?;
+
+        rec.state = if accepted_any {
+            State::Validated
+        } else if duplicates > 0 && duplicates == report.interchanges.len() {
+            State::Duplicate
+        } else {
+            State::Rejected
+        };
+        let cause = match rec.state {
+            State::Validated => format!("{} interchange(s), {} document(s)", rec.interchanges.len(), rec.documents.len()),
+            _ => rec.errors.first().cloned().unwrap_or_default(),
+        };
+        j.put_intake(&rec)?;
+        j.record(&Event { at: journal::now(), subject: format!("intake:{id}"), state: rec.state, cause })?;
+        tracing::info!(state = %rec.state, documents = rec.documents.len(), acks = rec.acks.len(), "processed");
+        Ok(rec)
+    }
+
+    /// Records one set: its canonical JSON when it mapped, its reason when not. Returns whether it mapped.
+    fn keep_set(&self, rec: &Intake, doc_id: &str, o: SetOutcome, now: chrono::DateTime<chrono::Utc>) -> Result<bool, JournalError> {
+        let j = &*self.journal;
+        let (intake, _) = DocumentRecord::parse_id(doc_id).unwrap_or_default();
+        let p = &o.provenance;
+        let mut d = DocumentRecord {
+            id: doc_id.to_string(),
+            intake,
+            partner: rec.partner.clone(),
+            kind: None,
+            document_type: p.document_type.clone(),
+            version: p.version.clone(),
+            interchange_control_number: p.interchange_control_number.clone(),
+            set_control_number: p.set_control_number.clone(),
+            number: None,
+            order_numbers: vec![],
+            state: State::Mapped,
+            error: None,
+            created_at: now,
+            updated_at: now,
+            attempts: 0,
+            next_attempt_at: None,
+            correlation_id: rec.correlation_id.clone(),
+        };
+        let (state, cause) = match o.result {
+            Ok(mut doc) => {
+                doc.provenance_mut().raw_id = Some(rec.sha256.clone());
+                doc.provenance_mut().partner = Some(rec.partner.clone());
+                d.kind = Some(doc.kind().to_string());
+                d.number = Some(doc.number().to_string());
+                d.order_numbers = doc.order_numbers().into_iter().map(str::to_string).collect();
+                let json = serde_json::to_vec(&doc).expect("canonical documents serialize");
+                j.put_canonical(doc_id, &json)?;
+                (State::Mapped, format!("mapped with {}", o.mapping.as_deref().unwrap_or("?")))
+            }
+            Err(e) => {
+                let msg = format!("set {} ({} {}): {e}", p.set_control_number, p.document_type, p.version);
+                d.error = Some(msg.clone());
+                (State::Rejected, msg)
+            }
+        };
+        d.state = state;
+        j.put_document(&d)?;
+        j.record(&Event { at: now, subject: format!("document:{doc_id}"), state, cause })?;
+        Ok(state == State::Mapped)
+    }
+
+    /// A set's final state: queued when its interchange was accepted and it mapped.
+    fn settle(&self, rec: &Intake, set: &SetSeen, verdict: &Result<(), (State, String)>) -> Result<(), JournalError> {
+        let j = &*self.journal;
+        let Some(mut d) = j.document(&set.id)? else { return Ok(()) };
+        let (state, cause) = match verdict {
+            Ok(()) if set.mapped => (State::Queued, "interchange accepted".to_string()),
+            Ok(()) => return Ok(()),
+            Err((s, why)) => (*s, why.clone()),
+        };
+        d.state = state;
+        d.updated_at = journal::now();
+        if state != State::Queued {
+            d.error.get_or_insert_with(|| cause.clone());
+        }
+        j.put_document(&d)?;
+        j.record(&Event { at: d.updated_at, subject: format!("document:{}", set.id), state, cause })?;
+        if state == State::Queued {
+            j.enqueue(&rec.partner, &set.id)?;
+        }
+        Ok(())
+    }
+
+    /// Acknowledgments for every interchange (per the partner's profile), kept and put in its outbox.
+    fn acknowledge(&self, rec: &mut Intake, report: &Report) -> Result<(), JournalError> {
+        let j = &*self.journal;
+        let wanted = self.profiles.get(&rec.partner).and_then(|p| p.profile.acknowledgments.as_ref()).is_none_or(|a| !a.kind.eq_ignore_ascii_case("none"));
+        if !wanted || report.interchanges.is_empty() {
+            return Ok(());
+        }
+        let n = report.interchanges.len() as u64;
+        let groups: u64 = report.interchanges.iter().map(|i| i.groups.len().max(1) as u64).sum();
+        let control = j.next_counter(&format!("ack:{}", rec.partner), n)?;
+        let group = j.next_counter(&format!("ack-group:{}", rec.partner), groups)?;
+        let (date, time) = crate::cli::now_utc();
+        let opts = AckOptions { control_number: (control % 999_999_999) as u32, group_control_number: (group % 999_999_999) as u32, date, time, ..AckOptions::default() };
+        let acks = match acknowledge(report, &opts) {
+            Ok(a) => a,
+            Err(e) => {
+                rec.errors.push(format!("no acknowledgment could be written: {e}"));
+                return Ok(());
+            }
+        };
+        let dir = self.outbox.join(&rec.partner);
+        for (i, (a, ic)) in acks.iter().zip(&rec.interchanges).enumerate() {
+            let ack_id = format!("{}-a{}", rec.id, i + 1);
+            let file = format!("ack-{}-{}.edi", rec.id, i + 1);
+            let ar = AckRecord {
+                id: ack_id.clone(),
+                intake: rec.id,
+                partner: rec.partner.clone(),
+                standard: a.standard.name().to_string(),
+                acknowledges: a.acknowledges.clone(),
+                control_number: opts.control_number + i as u32,
+                file: file.clone(),
+                created_at: journal::now(),
+                summary: ic.status.clone(),
+            };
+            j.put_ack(&ar, &a.bytes)?;
+            write_atomically(&dir, &file, &a.bytes).map_err(|source| JournalError::Blob { path: dir.join(&file).display().to_string(), source })?;
+            rec.acks.push(ack_id);
+        }
+        Ok(())
+    }
+
+    /// A bug met an input: it is kept, marked rejected, and the thread goes on.
+    fn internal_error(&self, id: u64, panic: Box<dyn std::any::Any + Send>) -> Result<Intake, JournalError> {
+        let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        tracing::error!(intake = id, "internal error while processing: {what}");
+        let mut rec = self.journal.intake(id)?.ok_or_else(|| JournalError::NotFound(format!("intake {id}")))?;
+        rec.state = State::Rejected;
+        rec.errors.push(format!("internal error while processing (the input is kept): {what}"));
+        self.journal.put_intake(&rec)?;
+        self.journal.record(&Event { at: journal::now(), subject: format!("intake:{id}"), state: State::Rejected, cause: "internal error".into() })?;
+        Ok(rec)
+    }
+}
+
+fn expected_sender(p: &crate::profiles::Loaded, standard: &str) -> String {
+    let pr = &p.profile;
+    match standard {
+        "x12" => pr.x12.as_ref().map(|x| format!("{}:{}", x.qualifier, x.id)),
+        _ => pr.edifact.as_ref().map(|e| format!("{}:{}", e.qualifier.as_deref().unwrap_or(""), e.id)),
+    }
+    .unwrap_or_else(|| format!("no {standard} identity"))
+}
+
+/// The claim that keeps an input with a `once_key` from being taken twice.
+pub fn once_claim(partner: &str, key: &str, sha256: &str) -> String {
+    format!("once:{partner}:{key}:{sha256}")
+}
+
+/// Writes `dir/name` so that readers see the whole file or none of it.
+pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(name))
+}

@@ -1,0 +1,116 @@
+//! `edigate serve`: the gateway assembled. Loads mappings and profiles (refusing to start on a
+//! fault), opens the journal, starts the processing thread, the HTTP listener (intake and operator
+//! API), the watched directories and delivery, processes what a previous run left, and stops cleanly
+//! on SIGINT/SIGTERM (journal synced).
+
+use crate::api::{self, Api};
+use crate::config::Config;
+use crate::delivery::{erp::Erp, Delivery, RetryPolicy};
+use crate::journal::{Journal, SledJournal};
+use crate::listeners;
+use crate::mapping::Library;
+use crate::pipeline::Pipeline;
+use crate::profiles::Profiles;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Sets up logging: `RUST_LOG` filters (default `info`), text or JSON lines on standard error.
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
+    let _ = if format == "json" { b.json().try_init() } else { b.try_init() };
+}
+
+pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
+    let library = Library::load(&config.mappings_dir).map_err(|e| anyhow::anyhow!("mappings in {}: {e}", config.mappings_dir.display()))?;
+    let profiles = Profiles::load(&config.profiles_dir)
+        .map_err(|e| anyhow::anyhow!("partner profiles have errors:\n{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
+    let faults = profiles.check(&library);
+    if !faults.is_empty() {
+        anyhow::bail!("partner profiles have errors (see `edigate profiles check`):\n{}", faults.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"));
+    }
+    let (library, profiles) = (Arc::new(library), Arc::new(profiles));
+    let journal_dir = config.data_dir.join("journal");
+    let journal: Arc<dyn Journal> = Arc::new(SledJournal::open(&journal_dir).map_err(|e| anyhow::anyhow!("journal in {}: {e}", journal_dir.display()))?);
+    tracing::info!(journal = %journal_dir.display(), instance = journal.instance(), partners = profiles.partners.len(), "journal open");
+
+    let pipeline = Pipeline::start(journal.clone(), library, profiles, config.data_dir.join("outbox"), config.http.max_body_bytes);
+    let erp = Erp::new(&config.erp)?;
+    let policy = RetryPolicy {
+        max_attempts: config.erp.max_attempts.max(1),
+        initial: Duration::from_millis(config.erp.backoff_initial_ms),
+        max: Duration::from_millis(config.erp.backoff_max_ms),
+    };
+    let delivery = Delivery::new(journal.clone(), erp, policy, config.erp.concurrency, pipeline.delivery.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    if with_dev_erp {
+        let dev = crate::dev_erp::DevErp::new(config.dev_erp.store.clone(), None, None)?;
+        let listen = config.dev_erp.listen;
+        tokio::spawn(async move {
+            if let Err(e) = crate::dev_erp::serve(listen, dev).await {
+                tracing::error!("dev-erp: {e:#}");
+            }
+        });
+    }
+
+    let api = Arc::new(Api {
+        journal: journal.clone(),
+        pipeline: pipeline.clone(),
+        delivery: delivery.clone(),
+        ready: false.into(),
+        operator_token_sha256: config.http.operator_token_sha256.clone(),
+    });
+    let app = listeners::http::routes(pipeline.clone(), config.http.max_body_bytes).merge(api::routes(api.clone()));
+    let listener = tokio::net::TcpListener::bind(config.http.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http.listen))?;
+    tracing::info!(listen = %config.http.listen, erp = %config.erp.base_url, "edigate listening");
+    let mut stop_server = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_server.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    // What the last run left: processed before anything new is delivered.
+    pipeline.recover().await?;
+    api.ready.store(true, Ordering::Relaxed);
+    let deliver = tokio::spawn(delivery.clone().run(stop_rx.clone()));
+    if config.intake.watch {
+        tokio::spawn(listeners::dir::watch(pipeline.clone(), config.data_dir.join("inbound"), Duration::from_millis(config.intake.poll_ms.max(10)), stop_rx.clone()));
+    }
+
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    let _ = deliver.await;
+    let j = journal.clone();
+    tokio::task::spawn_blocking(move || j.sync()).await??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

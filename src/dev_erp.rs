@@ -20,6 +20,8 @@ pub struct DevErp {
     fail_left: AtomicU64,
     status: StatusCode,
     seq: AtomicU64,
+    /// Documents stored by this process, in order (the `sequence` of each file).
+    stored: AtomicU64,
     /// One writer at a time: the check for a key and the store of its file are one step.
     write: Mutex<()>,
 }
@@ -33,7 +35,7 @@ impl DevErp {
             (None, None) => 0,
         };
         let status = StatusCode::from_u16(status.unwrap_or(503)).map_err(|e| anyhow::anyhow!("--status: {e}"))?;
-        Ok(Arc::new(DevErp { store, fail_left: AtomicU64::new(fail_left), status, seq: AtomicU64::new(0), write: Mutex::new(()) }))
+        Ok(Arc::new(DevErp { store, fail_left: AtomicU64::new(fail_left), status, seq: AtomicU64::new(0), stored: AtomicU64::new(0), write: Mutex::new(()) }))
     }
 
     pub fn router(self: Arc<Self>) -> Router {
@@ -90,6 +92,8 @@ async fn receive(State(erp): State<Arc<DevErp>>, Path(path): Path<String>, heade
         let _ = writeln!(log, "{name}");
         return (StatusCode::OK, Json(serde_json::json!({ "status": "already received", "file": name }))).into_response();
     }
+    let mut record = record;
+    record["sequence"] = erp.stored.fetch_add(1, Ordering::SeqCst).into();
     // Whole file or none (a temporary name, then a rename); no fsync: this is a development receiver.
     let tmp = erp.store.join(format!(".{name}.tmp"));
     let stored = std::fs::write(&tmp, serde_json::to_vec_pretty(&record).unwrap_or_default()).and_then(|()| std::fs::rename(&tmp, &target));

@@ -306,9 +306,12 @@ impl Processor {
                 sets: n_sets as u32,
             };
             let at = Location::segment(h.offset, 1, if h.standard.name() == "x12" { b"ISA" } else { b"UNB" });
-            let verdict: Result<(), (State, String)> = if ic.status() == Status::Rejected {
-                let why = ic.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>().join("; ");
-                Err((State::Rejected, format!("interchange {} rejected: {why}", h.control_number)))
+            let verdict: Result<(), (State, String)> = if ic.status() == Status::Rejected || !ic.trailer {
+                let mut why = ic.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>();
+                if !ic.trailer {
+                    why.push(format!("the input ended before the interchange trailer ({})", if h.standard.name() == "x12" { "IEA" } else { "UNZ" }));
+                }
+                Err((State::Rejected, format!("interchange {} rejected: {}", h.control_number, why.join("; "))))
             } else if !partner.is_some_and(|p| p.is_sender_of(h)) {
                 let msg = format!(
                     "interchange {}: sender {} is not partner {:?} (the channel authenticated {:?}; its profile says {})",
@@ -333,7 +336,7 @@ impl Processor {
                 }
             };
             match &verdict {
-                Ok(()) => accepted_any = true,
+                Ok(()) => {}
                 Err((State::Duplicate, m)) => {
                     facts.status = "duplicate".into();
                     duplicates += 1;
@@ -345,6 +348,7 @@ impl Processor {
                 }
             }
             for set in sets.by_ref().take(n_sets) {
+                accepted_any |= verdict.is_ok() && set.mapped;
                 self.settle(&rec, &set, &verdict)?;
                 rec.documents.push(set.id);
             }
@@ -369,6 +373,7 @@ impl Processor {
 
         self.acknowledge(&mut rec, &report)?;
 
+        // Validated when something goes on to the ERP; the errors of what does not are listed either way.
         rec.state = if accepted_any {
             State::Validated
         } else if duplicates > 0 && duplicates == report.interchanges.len() {

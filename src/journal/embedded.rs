@@ -79,6 +79,7 @@ impl SledJournal {
     /// Opens (or creates) the journal in `dir`.
     pub fn open(dir: &Path) -> Result<SledJournal> {
         std::fs::create_dir_all(dir).map_err(|source| JournalError::Blob { path: dir.display().to_string(), source })?;
+        remove_unfinished_snapshots(&dir.join("db"))?;
         let db = sled::Config::new().path(dir.join("db")).mode(sled::Mode::HighThroughput).open()?;
         let instance = match db.get("instance")? {
             Some(v) => String::from_utf8_lossy(&v).into_owned(),
@@ -363,6 +364,31 @@ impl Journal for SledJournal {
     }
 }
 
+/// sled 0.34 writes a snapshot as `snap.N.generating`, then renames it; a process killed in between
+/// leaves the unfinished file, and the next open fails with "Read corrupted data" (sled issues 1527,
+/// 1533; seen here under kill -9). The finished snapshot and the log are intact, so the unfinished
+/// file is removed before opening, but only when no running process holds the database (sled's own
+/// lock on `db/db`).
+fn remove_unfinished_snapshots(db: &Path) -> Result<()> {
+    let Ok(rd) = std::fs::read_dir(db) else { return Ok(()) };
+    let unfinished: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".generating"))).collect();
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    let io = |source| JournalError::Blob { path: db.display().to_string(), source };
+    let lock = std::fs::OpenOptions::new().read(true).write(true).open(db.join("db")).map_err(io)?;
+    if lock.try_lock().is_err() {
+        // Someone has it open: sled's own open reports that.
+        return Ok(());
+    }
+    for p in unfinished {
+        tracing::warn!(file = %p.display(), "removing a snapshot a previous run did not finish");
+        std::fs::remove_file(&p).map_err(io)?;
+    }
+    drop(lock);
+    Ok(())
+}
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -458,6 +484,22 @@ mod tests {
         let h: Vec<_> = j.history("document:3-1").unwrap().into_iter().map(|e| e.state).collect();
         assert_eq!(h, [State::Mapped, State::Queued, State::Delivered]);
         assert!(j.history("document:3-10").unwrap().is_empty(), "prefixes do not leak");
+    }
+
+    #[test]
+    fn an_unfinished_snapshot_left_by_a_killed_process_does_not_stop_the_next_open() {
+        let dir = tempdir();
+        let sha = {
+            let j = SledJournal::open(&dir).unwrap();
+            let sha = j.put_raw(b"kept").unwrap();
+            j.sync().unwrap();
+            sha
+        };
+        // What kill -9 during a snapshot leaves (an empty `.generating` file, as seen in the kill test).
+        std::fs::write(dir.join("db").join("snap.00000000FFFFFFFF.generating"), b"").unwrap();
+        let j = SledJournal::open(&dir).unwrap();
+        assert_eq!(j.raw(&sha).unwrap().unwrap(), b"kept");
+        assert!(!dir.join("db").join("snap.00000000FFFFFFFF.generating").exists());
     }
 
     fn tempdir() -> PathBuf {

@@ -658,7 +658,11 @@ fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, 
     };
     let len = types::measured_len(def.data_type, v);
     let decimal = seg.delimiters().decimal;
-    let problem = if len < def.min as usize {
+    // No standard's character set has control characters (NUL, BEL, ESC ...) in data.
+    let control = v.iter().position(|&b| b < 0x20 || b == 0x7f);
+    let problem = if let Some(i) = control {
+        Some((Problem::InvalidCharacter, format!("has the control character 0x{:02X} at character {}", v[i], i + 1)))
+    } else if len < def.min as usize {
         Some((Problem::ElementTooShort, format!("is {len} characters; minimum {}", def.min)))
     } else if len > def.max as usize {
         Some((Problem::ElementTooLong, format!("is {len} characters; maximum {}", def.max)))

@@ -64,10 +64,10 @@ async fn receive(State(erp): State<Arc<DevErp>>, Path(path): Path<String>, heade
     if failing.is_ok() {
         return (erp.status, Json(serde_json::json!({ "error": "dev-erp was told to fail" }))).into_response();
     }
-    let document: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": format!("not JSON: {e}") }))).into_response(),
-    };
+    // Checked to be JSON, then kept as sent (no tree is built: the receiver stays cheap).
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": format!("not JSON: {e}") }))).into_response();
+    }
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
     let key = header("idempotency-key");
     let n = erp.seq.fetch_add(1, Ordering::SeqCst);
@@ -75,12 +75,11 @@ async fn receive(State(erp): State<Arc<DevErp>>, Path(path): Path<String>, heade
         Some(k) => format!("{}.json", file_name(k)),
         None => format!("no-key-{}-{n}.json", std::process::id()),
     };
-    let record = serde_json::json!({
+    let head = serde_json::json!({
         "path": format!("/{path}"),
         "idempotency_key": key,
         "correlation_id": header("x-correlation-id"),
         "received_at": crate::journal::now(),
-        "document": document,
     });
     let _one = erp.write.lock().expect("dev-erp write lock");
     let target = erp.store.join(&name);
@@ -92,11 +91,17 @@ async fn receive(State(erp): State<Arc<DevErp>>, Path(path): Path<String>, heade
         let _ = writeln!(log, "{name}");
         return (StatusCode::OK, Json(serde_json::json!({ "status": "already received", "file": name }))).into_response();
     }
-    let mut record = record;
-    record["sequence"] = erp.stored.fetch_add(1, Ordering::SeqCst).into();
+    // {"path": ..., ..., "sequence": n, "document": <the body as sent>}
+    let mut head = head;
+    head["sequence"] = erp.stored.fetch_add(1, Ordering::SeqCst).into();
+    let mut record = serde_json::to_vec(&head).unwrap_or_default();
+    record.pop();
+    record.extend_from_slice(b",\"document\":");
+    record.extend_from_slice(&body);
+    record.extend_from_slice(b"}\n");
     // Whole file or none (a temporary name, then a rename); no fsync: this is a development receiver.
     let tmp = erp.store.join(format!(".{name}.tmp"));
-    let stored = std::fs::write(&tmp, serde_json::to_vec_pretty(&record).unwrap_or_default()).and_then(|()| std::fs::rename(&tmp, &target));
+    let stored = std::fs::write(&tmp, &record).and_then(|()| std::fs::rename(&tmp, &target));
     if let Err(e) = stored {
         return (StatusCode::INTERNAL_SERVER_ERROR, format!("dev-erp cannot store: {e}")).into_response();
     }

@@ -529,13 +529,11 @@ pub fn once_claim(partner: &str, key: &str, sha256: &str) -> String {
     format!("once:{partner}:{key}:{sha256}")
 }
 
-/// Writes `dir/name` so that readers see the whole file or none of it.
+/// Writes `dir/name` so that readers see the whole file or none of it. Not fsynced: what is written
+/// here (acknowledgments in an outbox) is kept in the journal, which is the record.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
+    std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, dir.join(name))
 }

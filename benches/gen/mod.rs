@@ -210,7 +210,7 @@ impl Gen {
     // ----------------------------------------------------------------------------------------- X12
 
     fn x12_interchange(&mut self, n: u32) {
-        let v5 = n % 2 == 0;
+        let v5 = n.is_multiple_of(2);
         let &(snd, rcv) = self.rng.pick(X12_PARTNERS);
         let (date, time) = (self.ccyymmdd(), self.hhmm());
         let (rep, ver, comp) = if v5 { ("^", "00501", ':') } else { ("U", "00401", '>') };
@@ -371,8 +371,8 @@ impl Gen {
     // ------------------------------------------------------------------------------------- EDIFACT
 
     fn edifact_interchange(&mut self, n: u32) {
-        let syntax = if n % 2 == 0 { "UNOB" } else { "UNOC" };
-        let (s, r) = if n % 3 == 0 { (1, 0) } else { (0, 1) };
+        let syntax = if n.is_multiple_of(2) { "UNOB" } else { "UNOC" };
+        let (s, r) = if n.is_multiple_of(3) { (1, 0) } else { (0, 1) };
         let (snd, rcv) = (PARTIES[s].0, PARTIES[r].0);
         let (date, time) = (self.ccyymmdd(), self.hhmm());
         let yymmdd = &date[2..];

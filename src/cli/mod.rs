@@ -169,8 +169,8 @@ pub fn main() -> ExitCode {
 
 pub(crate) use ack::now_utc;
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("edigate").build()?)
+fn runtime(name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().thread_name(name).build()?)
 }
 
 fn serve(config: Option<&Path>, with_dev_erp: bool, log_json: bool) -> anyhow::Result<ExitCode> {
@@ -179,14 +179,14 @@ fn serve(config: Option<&Path>, with_dev_erp: bool, log_json: bool) -> anyhow::R
         None => crate::config::Config::default(),
     };
     crate::server::init_logging(if log_json { "json" } else { &config.log.format });
-    runtime()?.block_on(crate::server::serve(config, with_dev_erp))?;
+    runtime("edigate")?.block_on(crate::server::serve(config, with_dev_erp))?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn dev_erp(listen: std::net::SocketAddr, store: PathBuf, fail_first: Option<u64>, status: Option<u16>) -> anyhow::Result<ExitCode> {
     crate::server::init_logging("text");
     let erp = crate::dev_erp::DevErp::new(store, fail_first, status)?;
-    runtime()?.block_on(crate::dev_erp::serve(listen, erp))?;
+    runtime("dev-erp")?.block_on(crate::dev_erp::serve(listen, erp))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -551,7 +551,7 @@ fn rule(path: &str, seg: &str, s: &str) -> Result<Rule, SpecError> {
     let bytes = s.as_bytes();
     let ok = bytes.len() >= 5
         && b"PRECL".contains(&bytes[0])
-        && (bytes.len() - 1) % 2 == 0
+        && (bytes.len() - 1).is_multiple_of(2)
         && bytes[1..].iter().all(|b| b.is_ascii_digit());
     if !ok {
         return Err(err(path, 0, format!("segment {seg}: rule {s:?} must look like P0102 (P, R, E, C or L and 2-digit positions)")));

@@ -23,6 +23,7 @@ pub struct Config {
     pub intake: IntakeConfig,
     pub erp: ErpConfig,
     pub dev_erp: DevErpConfig,
+    pub notify: NotifyConfig,
     pub log: LogConfig,
 }
 
@@ -36,6 +37,7 @@ impl Default for Config {
             intake: IntakeConfig::default(),
             erp: ErpConfig::default(),
             dev_erp: DevErpConfig::default(),
+            notify: NotifyConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -186,6 +188,52 @@ impl Default for DevErpConfig {
     fn default() -> Self {
         DevErpConfig { listen: ([127, 0, 0, 1], 8181).into(), store: "data/dev-erp".into() }
     }
+}
+
+/// Email to people (rejected inputs, dead letters): off until `smtp_host` is set.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    /// `starttls` (default), `tls` (implicit, port 465) or `none` (a relay on loopback only).
+    pub tls: SmtpTls,
+    /// A private CA for the SMTP server's certificate (PEM).
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<SecretSource>,
+    pub from: String,
+    /// Sees every partner's notices.
+    pub b2b_team: Vec<String>,
+    /// One digest per recipient at most this often (milliseconds).
+    pub digest_ms: u64,
+    /// Notices listed in one digest (the rest are counted).
+    pub max_items: usize,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            smtp_host: None,
+            smtp_port: 587,
+            tls: SmtpTls::Starttls,
+            ca_file: None,
+            username: None,
+            password: None,
+            from: "edigate@localhost".into(),
+            b2b_team: vec![],
+            digest_ms: 300_000,
+            max_items: 100,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    Starttls,
+    Tls,
+    None,
 }
 
 #[derive(Clone, Debug, Deserialize)]

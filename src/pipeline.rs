@@ -126,6 +126,8 @@ pub struct Pipeline {
     pub delivery: Arc<Notify>,
     pub max_size: usize,
     inputs: std::sync::atomic::AtomicU64,
+    /// Rejected inputs are told to people.
+    notices: Option<tokio::sync::mpsc::UnboundedSender<crate::delivery::email::Notice>>,
     pub intake_latency: crate::metrics::Histogram,
     pub process_latency: crate::metrics::Histogram,
 }
@@ -137,7 +139,14 @@ impl Pipeline {
     }
 
     /// Starts the processing thread.
-    pub fn start(journal: Arc<dyn Journal>, library: Arc<Library>, profiles: Arc<Profiles>, outbox: PathBuf, max_size: usize) -> Arc<Pipeline> {
+    pub fn start(
+        journal: Arc<dyn Journal>,
+        library: Arc<Library>,
+        profiles: Arc<Profiles>,
+        outbox: PathBuf,
+        max_size: usize,
+        notices: Option<tokio::sync::mpsc::UnboundedSender<crate::delivery::email::Notice>>,
+    ) -> Arc<Pipeline> {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let delivery = Arc::new(Notify::new());
         let worker = Processor { journal: journal.clone(), profiles: profiles.clone(), outbox };
@@ -161,6 +170,7 @@ impl Pipeline {
             delivery,
             max_size,
             inputs: Default::default(),
+            notices,
             intake_latency: Default::default(),
             process_latency: Default::default(),
         })
@@ -225,6 +235,18 @@ impl Pipeline {
         self.process_latency.observe(started.elapsed());
         if !rec.documents.is_empty() {
             self.delivery.notify_one();
+        }
+        if rec.state == State::Rejected {
+            if let Some(tx) = &self.notices {
+                let _ = tx.send(crate::delivery::email::Notice {
+                    at: rec.received_at,
+                    partner: rec.partner.clone(),
+                    kind: crate::delivery::email::NoticeKind::Rejected,
+                    subject: format!("intake {} ({} bytes by {}{})", rec.id, rec.size, rec.channel, rec.filename.as_deref().map(|f| format!(", {f}")).unwrap_or_default()),
+                    text: rec.errors.iter().take(5).cloned().collect::<Vec<_>>().join("\n"),
+                    link: format!("GET /api/v1/intakes/{}; raw bytes: GET /api/v1/intakes/{}/raw", rec.id, rec.id),
+                });
+            }
         }
         Ok(rec)
     }

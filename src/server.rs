@@ -37,15 +37,27 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
     let journal: Arc<dyn Journal> = Arc::new(SledJournal::open(&journal_dir).map_err(|e| anyhow::anyhow!("journal in {}: {e}", journal_dir.display()))?);
     tracing::info!(journal = %journal_dir.display(), instance = journal.instance(), partners = profiles.partners.len(), "journal open");
 
-    let pipeline = Pipeline::start(journal.clone(), library, profiles, config.data_dir.join("outbox"), config.http.max_body_bytes);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mailer = crate::delivery::email::Mailer::new(&config.notify, &profiles)?;
+    let notices = match mailer {
+        Some(m) => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(m.run(rx, stop_rx.clone()));
+            Some(tx)
+        }
+        None => {
+            tracing::info!("no notify.smtp_host: rejected inputs and dead letters are not emailed");
+            None
+        }
+    };
+    let pipeline = Pipeline::start(journal.clone(), library, profiles, config.data_dir.join("outbox"), config.http.max_body_bytes, notices.clone());
     let erp = Erp::new(&config.erp)?;
     let policy = RetryPolicy {
         max_attempts: config.erp.max_attempts.max(1),
         initial: Duration::from_millis(config.erp.backoff_initial_ms),
         max: Duration::from_millis(config.erp.backoff_max_ms),
     };
-    let delivery = Delivery::new(journal.clone(), erp, policy, config.erp.concurrency, pipeline.delivery.clone());
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let delivery = Delivery::new(journal.clone(), erp, policy, config.erp.concurrency, pipeline.delivery.clone(), notices);
 
     if with_dev_erp {
         let dev = crate::dev_erp::DevErp::new(config.dev_erp.store.clone(), None, None)?;

@@ -11,6 +11,7 @@
 //! same on every try and after a restart, so an ERP that honours it (as `dev-erp` does) takes each
 //! document once even when edigate dies between the ERP's answer and recording it.
 
+pub mod email;
 pub mod erp;
 
 use crate::journal::{self, Attempt, DocumentRecord, Event, Journal, JournalError, State};
@@ -62,11 +63,20 @@ pub struct Delivery {
     pub wake: Arc<Notify>,
     busy: Mutex<HashSet<String>>,
     pub stats: Stats,
+    /// Dead letters are told to people.
+    notices: Option<tokio::sync::mpsc::UnboundedSender<email::Notice>>,
 }
 
 impl Delivery {
-    pub fn new(journal: Arc<dyn Journal>, erp: Erp, policy: RetryPolicy, concurrency: usize, wake: Arc<Notify>) -> Arc<Delivery> {
-        Arc::new(Delivery { journal, erp, policy, concurrency: concurrency.max(1), wake, busy: Mutex::new(HashSet::new()), stats: Stats::default() })
+    pub fn new(
+        journal: Arc<dyn Journal>,
+        erp: Erp,
+        policy: RetryPolicy,
+        concurrency: usize,
+        wake: Arc<Notify>,
+        notices: Option<tokio::sync::mpsc::UnboundedSender<email::Notice>>,
+    ) -> Arc<Delivery> {
+        Arc::new(Delivery { journal, erp, policy, concurrency: concurrency.max(1), wake, busy: Mutex::new(HashSet::new()), stats: Stats::default(), notices })
     }
 
     /// Delivers until `stop` turns true.
@@ -176,6 +186,16 @@ impl Delivery {
                 j.dequeue(&doc.partner, &doc.id)?;
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("dead-lettered: {cause}");
+                if let Some(tx) = &self.notices {
+                    let _ = tx.send(email::Notice {
+                        at: doc.updated_at,
+                        partner: doc.partner.clone(),
+                        kind: email::NoticeKind::DeadLetter,
+                        subject: format!("document {} ({} {})", doc.id, doc.kind.as_deref().unwrap_or("?"), doc.number.as_deref().unwrap_or("")),
+                        text: cause.clone(),
+                        link: format!("GET /api/v1/documents/{}; replay: POST /api/v1/documents/{}/replay", doc.id, doc.id),
+                    });
+                }
             }
             _ => {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);

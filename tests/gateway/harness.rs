@@ -27,11 +27,13 @@ pub struct Harness {
 pub struct Options {
     pub max_body_bytes: usize,
     pub max_attempts: u32,
+    /// More TOML for the gateway's config (whole tables).
+    pub extra: String,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_body_bytes: 64 << 20, max_attempts: 100 }
+        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new() }
     }
 }
 
@@ -56,11 +58,13 @@ connect_timeout_ms = 500
 max_attempts = {attempts}
 backoff_initial_ms = 20
 backoff_max_ms = 400
+{extra}
 "#,
             data = dir.join("data").display(),
             root = root().display(),
             max = o.max_body_bytes,
             attempts = o.max_attempts,
+            extra = o.extra,
         );
         std::fs::write(dir.join("edigate.toml"), config).unwrap();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();

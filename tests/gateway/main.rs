@@ -4,4 +4,5 @@
 mod harness;
 mod hostile;
 mod intake;
+mod notify;
 mod reliability;

@@ -278,4 +278,12 @@ mod tests {
         assert!(toml::from_str::<Config>("[erp]\nbase_ur = \"x\"\n").is_err(), "unknown keys are errors");
         assert_eq!(format!("{:?}", Secret("hunter2".into())), "Secret(***)");
     }
+
+    #[test]
+    fn the_documented_example_is_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/edigate.toml");
+        let c = Config::load(&path).unwrap();
+        let d = Config::default();
+        assert_eq!(format!("{c:?}"), format!("{d:?}"), "deploy/edigate.toml must show the built-in defaults");
+    }
 }

@@ -493,7 +493,7 @@ impl Processor {
         let groups: u64 = report.interchanges.iter().map(|i| i.groups.len().max(1) as u64).sum();
         let control = j.next_counter(&format!("ack:{}", rec.partner), n)?;
         let group = j.next_counter(&format!("ack-group:{}", rec.partner), groups)?;
-        let (date, time) = crate::cli::now_utc();
+        let (date, time) = crate::syntax::ack::now_utc();
         let opts = AckOptions { control_number: (control % 999_999_999) as u32, group_control_number: (group % 999_999_999) as u32, date, time, ..AckOptions::default() };
         let acks = match acknowledge(report, &opts) {
             Ok(a) => a,

@@ -167,7 +167,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-pub(crate) use ack::now_utc;
+pub(crate) use crate::syntax::ack::now_utc;
 
 fn runtime(name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().thread_name(name).build()?)

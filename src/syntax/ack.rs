@@ -182,6 +182,20 @@ pub(crate) fn distinct_codes<'a>(codes: impl Iterator<Item = &'a str>, max: usiz
     out
 }
 
+/// Current UTC date (CCYYMMDD) and time (HHMM). `SOURCE_DATE_EPOCH` (seconds, the reproducible-builds
+/// convention) pins it, so golden files and test runs get the same bytes.
+pub fn now_utc() -> (String, String) {
+    let pinned = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.trim().parse::<i64>().ok());
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    utc(pinned.unwrap_or_else(now))
+}
+
+/// Seconds since 1970 as (CCYYMMDD, HHMM), UTC.
+fn utc(secs: i64) -> (String, String) {
+    let t = chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default();
+    (t.format("%Y%m%d").to_string(), t.format("%H%M").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +218,17 @@ mod tests {
     fn rejects_bad_options() {
         let opts = AckOptions { date: "240115".into(), ..AckOptions::default() };
         assert!(matches!(acknowledge(&Report::default(), &opts), Err(AckError::Options(_))));
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::utc;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(utc(0), ("19700101".to_string(), "0000".to_string()));
+        assert_eq!(utc(1_718_000_000), ("20240610".to_string(), "0613".to_string()));
+        assert_eq!(utc(19_782 * 86_400), ("20240229".to_string(), "0000".to_string()));
     }
 }

@@ -29,11 +29,13 @@ pub struct Options {
     pub max_attempts: u32,
     /// More TOML for the gateway's config (whole tables).
     pub extra: String,
+    /// SHA-256 of the operator token, when the operator API wants one.
+    pub operator_token_sha256: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new() }
+        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None }
     }
 }
 
@@ -49,6 +51,7 @@ mappings_dir = "{root}/mappings"
 [http]
 listen = "127.0.0.1:{port}"
 max_body_bytes = {max}
+{operator}
 [intake]
 poll_ms = 50
 [erp]
@@ -65,6 +68,7 @@ backoff_max_ms = 400
             max = o.max_body_bytes,
             attempts = o.max_attempts,
             extra = o.extra,
+            operator = o.operator_token_sha256.map(|h| format!("operator_token_sha256 = \"{h}\"")).unwrap_or_default(),
         );
         std::fs::write(dir.join("edigate.toml"), config).unwrap();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();

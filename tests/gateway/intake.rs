@@ -170,3 +170,29 @@ async fn a_file_dropped_in_a_partners_directory_is_taken_once() {
     assert_eq!(intakes[0]["filename"], "desadv.edi");
     assert!(files(&h.outbox("initech")).iter().any(|f| f.starts_with("ack-")), "CONTRL in the outbox");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_api_wants_its_token_when_one_is_set_and_the_intake_its_own() {
+    let real = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"ops-secret").iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let mut h = Harness::new("optoken", Options { operator_token_sha256: Some(real), ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let get = |token: Option<&'static str>| {
+        let mut r = h.client.get(h.url("/api/v1/documents"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_eq!(get(None).await.unwrap().status().as_u16(), 401);
+    assert_eq!(get(Some("wrong")).await.unwrap().status().as_u16(), 401);
+    assert_eq!(get(Some("dev-token-globex")).await.unwrap().status().as_u16(), 401, "a partner token is not an operator token");
+    assert_eq!(get(Some("ops-secret")).await.unwrap().status().as_u16(), 200);
+    // Health, readiness and metrics stay open (for probes and scrapers); intake takes partner tokens.
+    assert_eq!(h.get_bytes("/healthz").await.0, 200);
+    assert_eq!(h.get_bytes("/metrics").await.0, 200);
+    assert_eq!(h.upload("globex", sample("samples/x12/004010/855-globex-accept-with-changes.edi")).await.unwrap().0, 202);
+}

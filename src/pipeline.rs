@@ -275,6 +275,8 @@ struct Processor {
 struct SetSeen {
     id: String,
     mapped: bool,
+    /// Written once, when its interchange's fate is known.
+    record: DocumentRecord,
 }
 
 impl Processor {
@@ -298,7 +300,7 @@ impl Processor {
             }
             let n = seen.len() as u32 + 1;
             let doc_id = format!("{id}-{n}");
-            if let Err(e) = self.keep_set(&rec, &doc_id, o, now).map(|mapped| seen.push(SetSeen { id: doc_id, mapped })) {
+            if let Err(e) = self.keep_set(&rec, &doc_id, o, now).map(|record| seen.push(SetSeen { id: doc_id, mapped: record.state == State::Mapped, record })) {
                 failure = Some(e);
             }
         });
@@ -371,15 +373,15 @@ impl Processor {
             }
             for set in sets.by_ref().take(n_sets) {
                 accepted_any |= verdict.is_ok() && set.mapped;
-                self.settle(&rec, &set, &verdict)?;
-                rec.documents.push(set.id);
+                rec.documents.push(set.id.clone());
+                self.settle(&rec, set, &verdict)?;
             }
             rec.interchanges.push(facts);
         }
         // Sets the report did not place (none expected): kept, never delivered.
         for set in sets {
-            self.settle(&rec, &set, &Err((State::Rejected, "outside any interchange".into())))?;
-            rec.documents.push(set.id);
+            rec.documents.push(set.id.clone());
+            self.settle(&rec, set, &Err((State::Rejected, "outside any interchange".into())))?;
         }
         for d in &report.diagnostics {
             rec.errors.push(d.to_string());
@@ -413,8 +415,9 @@ impl Processor {
         Ok(rec)
     }
 
-    /// Records one set: its canonical JSON when it mapped, its reason when not. Returns whether it mapped.
-    fn keep_set(&self, rec: &Intake, doc_id: &str, o: SetOutcome, now: chrono::DateTime<chrono::Utc>) -> Result<bool, JournalError> {
+    /// Records one set: its canonical JSON when it mapped, its reason when not. Returns its document
+    /// record, which `settle` writes.
+    fn keep_set(&self, rec: &Intake, doc_id: &str, o: SetOutcome, now: chrono::DateTime<chrono::Utc>) -> Result<DocumentRecord, JournalError> {
         let j = &*self.journal;
         let (intake, _) = DocumentRecord::parse_id(doc_id).unwrap_or_default();
         let p = &o.provenance;
@@ -455,18 +458,18 @@ impl Processor {
             }
         };
         d.state = state;
-        j.put_document(&d)?;
         j.record(&Event { at: now, subject: format!("document:{doc_id}"), state, cause })?;
-        Ok(state == State::Mapped)
+        Ok(d)
     }
 
     /// A set's final state: queued when its interchange was accepted and it mapped.
-    fn settle(&self, rec: &Intake, set: &SetSeen, verdict: &Result<(), (State, String)>) -> Result<(), JournalError> {
+    fn settle(&self, rec: &Intake, set: SetSeen, verdict: &Result<(), (State, String)>) -> Result<(), JournalError> {
         let j = &*self.journal;
-        let Some(mut d) = j.document(&set.id)? else { return Ok(()) };
+        let mut d = set.record;
         let (state, cause) = match verdict {
             Ok(()) if set.mapped => (State::Queued, "interchange accepted".to_string()),
-            Ok(()) => return Ok(()),
+            // Rejected by validation or mapping: as keep_set left it.
+            Ok(()) => return j.put_document(&d),
             Err((s, why)) => (*s, why.clone()),
         };
         d.state = state;
@@ -475,9 +478,9 @@ impl Processor {
             d.error.get_or_insert_with(|| cause.clone());
         }
         j.put_document(&d)?;
-        j.record(&Event { at: d.updated_at, subject: format!("document:{}", set.id), state, cause })?;
+        j.record(&Event { at: d.updated_at, subject: format!("document:{}", d.id), state, cause })?;
         if state == State::Queued {
-            j.enqueue(&rec.partner, &set.id)?;
+            j.enqueue(&rec.partner, &d.id)?;
         }
         Ok(())
     }

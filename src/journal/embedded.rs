@@ -42,6 +42,19 @@ pub struct SledJournal {
     attempts: Tree,
     counters: Tree,
     claims: Tree,
+    /// Documents per state (index: `State::ALL`), counted once at open, then kept up to date by
+    /// `put_document` (from the record each write replaces), so that `/metrics` costs no scan.
+    by_state: [std::sync::atomic::AtomicU64; State::ALL.len()],
+}
+
+/// Only the state of a document record (the rest of the JSON is skipped).
+#[derive(Deserialize)]
+struct StateOnly {
+    state: State,
+}
+
+fn state_index(s: State) -> usize {
+    State::ALL.iter().position(|x| *x == s).expect("every state is in State::ALL")
 }
 
 fn storage(e: sled::Error) -> JournalError {
@@ -91,7 +104,7 @@ impl SledJournal {
             }
         };
         let t = |name: &str| db.open_tree(name).map_err(storage);
-        Ok(SledJournal {
+        SledJournal {
             instance,
             blobs: dir.join("blobs"),
             raw: t("raw")?,
@@ -107,8 +120,20 @@ impl SledJournal {
             attempts: t("attempts")?,
             counters: t("counters")?,
             claims: t("claims")?,
+            by_state: Default::default(),
             db,
-        })
+        }
+        .counted()
+    }
+
+    /// Counts the documents per state (one pass at open).
+    fn counted(self) -> Result<SledJournal> {
+        for kv in self.documents.iter() {
+            let (k, v) = kv?;
+            let d: StateOnly = decode(&k, &v)?;
+            self.by_state[state_index(d.state)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(self)
     }
 
     fn blob_path(&self, sha: &str) -> PathBuf {
@@ -225,7 +250,13 @@ impl Journal for SledJournal {
         for n in d.number.iter().chain(&d.order_numbers) {
             self.numbers.insert(prefixed(n, &k), &[][..])?;
         }
-        self.documents.insert(k, encode(d))?;
+        let old = self.documents.insert(k, encode(d))?;
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(old) = old {
+            let was: StateOnly = decode(&k, &old)?;
+            self.by_state[state_index(was.state)].fetch_sub(1, Relaxed);
+        }
+        self.by_state[state_index(d.state)].fetch_add(1, Relaxed);
         Ok(())
     }
 
@@ -278,14 +309,7 @@ impl Journal for SledJournal {
     }
 
     fn count_by_state(&self) -> Result<BTreeMap<State, u64>> {
-        // A scan: fine for the journal sizes of one gateway; an index per state is the next step.
-        let mut out = BTreeMap::new();
-        for v in self.documents.iter().values() {
-            let v = v?;
-            let d: DocumentRecord = decode(b"documents", &v)?;
-            *out.entry(d.state).or_insert(0) += 1;
-        }
-        Ok(out)
+        Ok(State::ALL.iter().zip(&self.by_state).map(|(s, n)| (*s, n.load(std::sync::atomic::Ordering::Relaxed))).collect())
     }
 
     fn put_ack(&self, a: &AckRecord, bytes: &[u8]) -> Result<()> {
@@ -478,6 +502,16 @@ mod tests {
         let found = j.documents(&Query { partner: Some("globex".into()), ..Default::default() }).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(j.count_by_state().unwrap()[&State::Queued], 2);
+        let mut d = j.document("3-1").unwrap().unwrap();
+        d.state = State::Delivered;
+        j.put_document(&d).unwrap();
+        let counts = j.count_by_state().unwrap();
+        assert_eq!((counts[&State::Queued], counts[&State::Delivered]), (1, 1), "a state change moves the count");
+        j.sync().unwrap();
+        drop(j);
+        let j = SledJournal::open(&dir).unwrap();
+        let counts = j.count_by_state().unwrap();
+        assert_eq!((counts[&State::Queued], counts[&State::Delivered]), (1, 1), "counted again at open");
         for s in [State::Mapped, State::Queued, State::Delivered] {
             j.record(&Event { at: now(), subject: "document:3-1".into(), state: s, cause: "test".into() }).unwrap();
         }

@@ -50,13 +50,17 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Largest input accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Uploads read at once (the others wait): memory stays under this times `max_body_bytes`.
+    pub max_concurrent_uploads: usize,
+    /// Time for a whole body to arrive (milliseconds).
+    pub body_timeout_ms: u64,
     /// When set, the operator API wants `Authorization: Bearer TOKEN` with this SHA-256 (hex).
     pub operator_token_sha256: Option<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 64 << 20, operator_token_sha256: None }
+        HttpConfig { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 64 << 20, max_concurrent_uploads: 16, body_timeout_ms: 60_000, operator_token_sha256: None }
     }
 }
 

@@ -76,7 +76,12 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
         ready: false.into(),
         operator_token_sha256: config.http.operator_token_sha256.clone(),
     });
-    let app = listeners::http::routes(pipeline.clone(), config.http.max_body_bytes).merge(api::routes(api.clone()));
+    let limits = listeners::http::Limits {
+        max_size: config.http.max_body_bytes,
+        max_concurrent: config.http.max_concurrent_uploads,
+        body_timeout: Duration::from_millis(config.http.body_timeout_ms),
+    };
+    let app = listeners::http::routes(pipeline.clone(), limits).merge(api::routes(api.clone()));
     let listener = tokio::net::TcpListener::bind(config.http.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http.listen))?;
     tracing::info!(listen = %config.http.listen, erp = %config.erp.base_url, "edigate listening");
     let mut stop_server = stop_rx.clone();

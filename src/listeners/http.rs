@@ -25,7 +25,18 @@ pub struct HttpIntake {
     pipeline: Arc<Pipeline>,
     /// SHA-256 (hex) of a token → partner code.
     tokens: HashMap<String, String>,
-    max_size: usize,
+    limits: Limits,
+    /// Uploads being read at once (each may hold up to `max_size` bytes).
+    reading: tokio::sync::Semaphore,
+}
+
+/// What one upload may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_size: usize,
+    pub max_concurrent: usize,
+    /// For the whole body to arrive.
+    pub body_timeout: std::time::Duration,
 }
 
 /// The partners' tokens, by hash.
@@ -41,8 +52,8 @@ pub fn tokens(profiles: &Profiles) -> HashMap<String, String> {
     out
 }
 
-pub fn routes(pipeline: Arc<Pipeline>, max_size: usize) -> Router {
-    let state = Arc::new(HttpIntake { tokens: tokens(&pipeline.profiles), pipeline, max_size });
+pub fn routes(pipeline: Arc<Pipeline>, limits: Limits) -> Router {
+    let state = Arc::new(HttpIntake { tokens: tokens(&pipeline.profiles), pipeline, reading: tokio::sync::Semaphore::new(limits.max_concurrent.max(1)), limits });
     Router::new().route("/api/v1/inbound", post(inbound)).with_state(state)
 }
 
@@ -67,11 +78,27 @@ async fn inbound(State(s): State<Arc<HttpIntake>>, headers: HeaderMap, body: Bod
         tracing::warn!("inbound: refused a request without a known partner token");
         return error(StatusCode::UNAUTHORIZED, "unknown or missing partner token (Authorization: Bearer TOKEN)");
     };
-    let bytes = match axum::body::to_bytes(body, s.max_size).await {
-        Ok(b) => b,
+    let max = s.limits.max_size;
+    let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        tracing::warn!(partner = %partner, limit = max, "inbound: body over the limit");
+        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over the limit of {max} bytes; nothing was kept"));
+    }
+    // Bounded memory: only so many bodies are read at once; the others wait their turn.
+    let Ok(_reading) = s.reading.acquire().await else { return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down") };
+    let bytes = match tokio::time::timeout(s.limits.body_timeout, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) if format!("{e:?}").contains("LengthLimit") => {
+            tracing::warn!(partner = %partner, limit = max, "inbound: body over the limit");
+            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over the limit of {max} bytes; nothing was kept"));
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(partner = %partner, "inbound: the body broke off: {e}");
+            return error(StatusCode::BAD_REQUEST, format!("the body broke off ({e}); nothing was kept, send it again"));
+        }
         Err(_) => {
-            tracing::warn!(partner = %partner, limit = s.max_size, "inbound: body over the limit");
-            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over the limit of {} bytes; nothing was kept", s.max_size));
+            tracing::warn!(partner = %partner, "inbound: the body did not arrive in time");
+            return error(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {} s; nothing was kept", s.limits.body_timeout.as_secs()));
         }
     };
     let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);

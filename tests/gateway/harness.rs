@@ -31,11 +31,12 @@ pub struct Options {
     pub extra: String,
     /// SHA-256 of the operator token, when the operator API wants one.
     pub operator_token_sha256: Option<String>,
+    pub body_timeout_ms: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None }
+        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None, body_timeout_ms: 60_000 }
     }
 }
 
@@ -51,6 +52,7 @@ mappings_dir = "{root}/mappings"
 [http]
 listen = "127.0.0.1:{port}"
 max_body_bytes = {max}
+body_timeout_ms = {body_timeout}
 {operator}
 [intake]
 poll_ms = 50
@@ -68,6 +70,7 @@ backoff_max_ms = 400
             max = o.max_body_bytes,
             attempts = o.max_attempts,
             extra = o.extra,
+            body_timeout = o.body_timeout_ms,
             operator = o.operator_token_sha256.map(|h| format!("operator_token_sha256 = \"{h}\"")).unwrap_or_default(),
         );
         std::fs::write(dir.join("edigate.toml"), config).unwrap();

@@ -140,3 +140,50 @@ async fn malformed_and_hostile_inputs_get_precise_answers_and_lose_nothing() {
     assert!(rejected.len() >= 20, "{rejected:?}");
     assert!(rejected.is_disjoint(&sent), "a rejected set reached the ERP");
 }
+
+/// Sends raw bytes on a new connection and returns the status line of the answer.
+fn raw_http(port: u16, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // The server may answer (and close) before it has read everything we send.
+    let _ = c.write_all(request);
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = c.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_and_oversized_chunked_bodies_are_cut_off() {
+    let mut h = Harness::new("slow", Options { max_body_bytes: 512 << 10, body_timeout_ms: 500, ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let port = h.port;
+    let head = "POST /api/v1/inbound HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer dev-token-wayne-retail\r\n";
+    // Announces 1000 bytes, sends 6, then nothing: 408 once the body timeout is over.
+    let slow = format!("{head}Content-Length: 1000\r\n\r\nISA*00");
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || raw_http(port, slow.as_bytes())).await.unwrap();
+    assert!(status.contains(" 408 "), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Chunked (no length announced), over the limit: 413 without keeping anything.
+    let mut big = format!("{head}Transfer-Encoding: chunked\r\n\r\n").into_bytes();
+    let chunk = vec![b'A'; 600 << 10];
+    big.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+    big.extend_from_slice(&chunk);
+    big.extend_from_slice(b"\r\n0\r\n\r\n");
+    let status = tokio::task::spawn_blocking(move || raw_http(port, &big)).await.unwrap();
+    assert!(status.contains(" 413 "), "{status}");
+    assert!(h.get_json("/api/v1/intakes").await.as_array().unwrap().is_empty(), "nothing kept");
+    // And the gateway goes on.
+    assert_eq!(h.upload("wayne-retail", wayne_order(1)).await.unwrap().0, 202);
+}

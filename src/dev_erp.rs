@@ -43,11 +43,15 @@ impl DevErp {
     }
 }
 
-/// Runs the receiver until the process ends.
-pub async fn serve(listen: std::net::SocketAddr, erp: Arc<DevErp>) -> anyhow::Result<()> {
+/// Runs the receiver until the process ends: plain HTTP, or HTTPS with `tls` (and then client
+/// certificates too when its configuration asks for them).
+pub async fn serve(listen: std::net::SocketAddr, erp: Arc<DevErp>, tls: Option<Arc<rustls::ServerConfig>>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("dev-erp cannot listen on {listen}: {e}"))?;
-    tracing::info!(%listen, store = %erp.store.display(), "dev-erp listening");
-    axum::serve(listener, erp.router()).await?;
+    tracing::info!(%listen, store = %erp.store.display(), tls = tls.is_some(), "dev-erp listening");
+    match tls {
+        Some(tls) => crate::tls::serve(listener, tls, erp.router()).await?,
+        None => axum::serve(listener, erp.router()).await?,
+    }
     Ok(())
 }
 

@@ -21,4 +21,5 @@ pub mod pipeline;
 pub mod profiles;
 pub mod server;
 pub mod syntax;
+pub mod tls;
 pub mod translate;

@@ -63,7 +63,7 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
         let dev = crate::dev_erp::DevErp::new(config.dev_erp.store.clone(), None, None)?;
         let listen = config.dev_erp.listen;
         tokio::spawn(async move {
-            if let Err(e) = crate::dev_erp::serve(listen, dev).await {
+            if let Err(e) = crate::dev_erp::serve(listen, dev, None).await {
                 tracing::error!("dev-erp: {e:#}");
             }
         });

@@ -99,6 +99,15 @@ enum Command {
         /// The failure status; alone, every call fails with it.
         #[arg(long)]
         status: Option<u16>,
+        /// Serve HTTPS with this certificate chain (PEM) ...
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// ... and this private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Require client certificates signed by this CA (PEM): mutual TLS.
+        #[arg(long, requires = "tls_cert")]
+        client_ca: Option<PathBuf>,
     },
     /// Check partner profiles and mappings, or trace a file through a partner's mappings.
     Profiles {
@@ -154,7 +163,13 @@ pub fn main() -> ExitCode {
         Command::Profiles { command: ProfilesCommand::Test { partner, file }, dirs } => profiles::test(&partner, &file, &dirs),
         Command::Render { file, partner, control_number, dirs } => render::run(&file, &partner, control_number, &dirs),
         Command::Serve { config, with_dev_erp, log_json } => serve(config.as_deref(), with_dev_erp, log_json),
-        Command::DevErp { listen, store, fail_first, status } => dev_erp(listen, store, fail_first, status),
+        Command::DevErp { listen, store, fail_first, status, tls_cert, tls_key, client_ca } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => crate::tls::server_config(&c, &k, client_ca.as_deref()).map(Some),
+                _ => Ok(None),
+            };
+            tls.and_then(|tls| dev_erp(listen, store, fail_first, status, tls))
+        }
     };
     match result {
         Ok(code) => code,
@@ -183,10 +198,10 @@ fn serve(config: Option<&Path>, with_dev_erp: bool, log_json: bool) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-fn dev_erp(listen: std::net::SocketAddr, store: PathBuf, fail_first: Option<u64>, status: Option<u16>) -> anyhow::Result<ExitCode> {
+fn dev_erp(listen: std::net::SocketAddr, store: PathBuf, fail_first: Option<u64>, status: Option<u16>, tls: Option<std::sync::Arc<rustls::ServerConfig>>) -> anyhow::Result<ExitCode> {
     crate::server::init_logging("text");
     let erp = crate::dev_erp::DevErp::new(store, fail_first, status)?;
-    runtime("dev-erp")?.block_on(crate::dev_erp::serve(listen, erp))?;
+    runtime("dev-erp")?.block_on(crate::dev_erp::serve(listen, erp, tls))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -32,11 +32,13 @@ pub struct Options {
     /// SHA-256 of the operator token, when the operator API wants one.
     pub operator_token_sha256: Option<String>,
     pub body_timeout_ms: u64,
+    /// Deliver over HTTPS (dev-erp started with --tls-cert).
+    pub erp_https: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None, body_timeout_ms: 60_000 }
+        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None, body_timeout_ms: 60_000, erp_https: false }
     }
 }
 
@@ -57,7 +59,7 @@ body_timeout_ms = {body_timeout}
 [intake]
 poll_ms = 50
 [erp]
-base_url = "http://127.0.0.1:{erp_port}"
+base_url = "{scheme}://127.0.0.1:{erp_port}"
 timeout_ms = 5000
 connect_timeout_ms = 500
 max_attempts = {attempts}
@@ -71,6 +73,7 @@ backoff_max_ms = 400
             attempts = o.max_attempts,
             extra = o.extra,
             body_timeout = o.body_timeout_ms,
+            scheme = if o.erp_https { "https" } else { "http" },
             operator = o.operator_token_sha256.map(|h| format!("operator_token_sha256 = \"{h}\"")).unwrap_or_default(),
         );
         std::fs::write(dir.join("edigate.toml"), config).unwrap();

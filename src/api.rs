@@ -187,7 +187,14 @@ async fn raw(State(api): State<Arc<Api>>, Path(id): Path<u64>) -> Response {
     })
     .await;
     match got {
-        Ok(Ok(Some(b))) => ([("content-type", "application/edi-x12")], b).into_response(),
+        Ok(Ok(Some(b))) => {
+            let kind = match b.trim_ascii_start() {
+                x if x.starts_with(b"ISA") => "application/edi-x12",
+                x if x.starts_with(b"UNA") || x.starts_with(b"UNB") => "application/edifact",
+                _ => "application/octet-stream",
+            };
+            ([("content-type", kind)], b).into_response()
+        }
         Ok(Ok(None)) => fail(StatusCode::NOT_FOUND, format!("no raw bytes for intake {id}")),
         Ok(Err(e)) => internal(e),
         Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

@@ -130,7 +130,10 @@ impl Delivery {
             tokio::spawn(async move {
                 let partner = doc.partner.clone();
                 if let Err(e) = me.attempt(doc).await {
+                    // The journal failed us (not the ERP): wait before this partner's next try, or
+                    // the loop would spin on it.
                     tracing::error!(partner = %partner, "delivery: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 me.busy.lock().expect("busy lock").remove(&partner);
                 drop(permit);

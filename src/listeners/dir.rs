@@ -40,6 +40,8 @@ pub async fn watch(pipeline: Arc<Pipeline>, root: PathBuf, poll: Duration, mut s
 
 fn ready_files(dir: &Path, seen: &mut HashMap<PathBuf, u64>) -> Vec<(PathBuf, u64)> {
     let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    // Files that went away (taken, or moved by someone else) are forgotten.
+    seen.retain(|p, _| p.parent() != Some(dir) || p.exists());
     let mut out = Vec::new();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();

@@ -24,10 +24,12 @@ pub struct DevErp {
     stored: AtomicU64,
     /// One writer at a time: the check for a key and the store of its file are one step.
     write: Mutex<()>,
+    /// When set, calls must carry `Authorization: Bearer` with this token.
+    token: Option<String>,
 }
 
 impl DevErp {
-    pub fn new(store: PathBuf, fail_first: Option<u64>, status: Option<u16>) -> anyhow::Result<Arc<DevErp>> {
+    pub fn new(store: PathBuf, fail_first: Option<u64>, status: Option<u16>, token: Option<String>) -> anyhow::Result<Arc<DevErp>> {
         std::fs::create_dir_all(&store).map_err(|e| anyhow::anyhow!("dev-erp store {}: {e}", store.display()))?;
         let fail_left = match (fail_first, status) {
             (Some(n), _) => n,
@@ -35,7 +37,7 @@ impl DevErp {
             (None, None) => 0,
         };
         let status = StatusCode::from_u16(status.unwrap_or(503)).map_err(|e| anyhow::anyhow!("--status: {e}"))?;
-        Ok(Arc::new(DevErp { store, fail_left: AtomicU64::new(fail_left), status, seq: AtomicU64::new(0), stored: AtomicU64::new(0), write: Mutex::new(()) }))
+        Ok(Arc::new(DevErp { store, fail_left: AtomicU64::new(fail_left), status, seq: AtomicU64::new(0), stored: AtomicU64::new(0), write: Mutex::new(()), token }))
     }
 
     pub fn router(self: Arc<Self>) -> Router {
@@ -60,6 +62,11 @@ fn file_name(key: &str) -> String {
 }
 
 async fn receive(State(erp): State<Arc<DevErp>>, Path(path): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(want) = &erp.token {
+        if crate::listeners::http::bearer(&headers) != Some(want.as_str()) {
+            return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": "dev-erp wants its bearer token" }))).into_response();
+        }
+    }
     let failing = erp.fail_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| match n {
         0 => None,
         u64::MAX => Some(u64::MAX),

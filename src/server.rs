@@ -60,7 +60,7 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
     let delivery = Delivery::new(journal.clone(), erp, policy, config.erp.concurrency, pipeline.delivery.clone(), notices);
 
     if with_dev_erp {
-        let dev = crate::dev_erp::DevErp::new(config.dev_erp.store.clone(), None, None)?;
+        let dev = crate::dev_erp::DevErp::new(config.dev_erp.store.clone(), None, None, None)?;
         let listen = config.dev_erp.listen;
         tokio::spawn(async move {
             if let Err(e) = crate::dev_erp::serve(listen, dev, None).await {

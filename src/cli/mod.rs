@@ -108,6 +108,9 @@ enum Command {
         /// Require client certificates signed by this CA (PEM): mutual TLS.
         #[arg(long, requires = "tls_cert")]
         client_ca: Option<PathBuf>,
+        /// Require `Authorization: Bearer` with the token in this file.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
     },
     /// Check partner profiles and mappings, or trace a file through a partner's mappings.
     Profiles {
@@ -163,12 +166,13 @@ pub fn main() -> ExitCode {
         Command::Profiles { command: ProfilesCommand::Test { partner, file }, dirs } => profiles::test(&partner, &file, &dirs),
         Command::Render { file, partner, control_number, dirs } => render::run(&file, &partner, control_number, &dirs),
         Command::Serve { config, with_dev_erp, log_json } => serve(config.as_deref(), with_dev_erp, log_json),
-        Command::DevErp { listen, store, fail_first, status, tls_cert, tls_key, client_ca } => {
+        Command::DevErp { listen, store, fail_first, status, tls_cert, tls_key, client_ca, token_file } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(c), Some(k)) => crate::tls::server_config(&c, &k, client_ca.as_deref()).map(Some),
                 _ => Ok(None),
             };
-            tls.and_then(|tls| dev_erp(listen, store, fail_first, status, tls))
+            let token = token_file.map(|f| crate::config::SecretSource { env: None, file: Some(f) }.load().map(|s| s.expose().to_string())).transpose();
+            tls.and_then(|tls| token.and_then(|token| dev_erp(listen, store, fail_first, status, tls, token)))
         }
     };
     match result {
@@ -198,9 +202,16 @@ fn serve(config: Option<&Path>, with_dev_erp: bool, log_json: bool) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-fn dev_erp(listen: std::net::SocketAddr, store: PathBuf, fail_first: Option<u64>, status: Option<u16>, tls: Option<std::sync::Arc<rustls::ServerConfig>>) -> anyhow::Result<ExitCode> {
+fn dev_erp(
+    listen: std::net::SocketAddr,
+    store: PathBuf,
+    fail_first: Option<u64>,
+    status: Option<u16>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    token: Option<String>,
+) -> anyhow::Result<ExitCode> {
     crate::server::init_logging("text");
-    let erp = crate::dev_erp::DevErp::new(store, fail_first, status)?;
+    let erp = crate::dev_erp::DevErp::new(store, fail_first, status, token)?;
     runtime("dev-erp")?.block_on(crate::dev_erp::serve(listen, erp, tls))?;
     Ok(ExitCode::SUCCESS)
 }

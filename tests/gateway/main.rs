@@ -6,4 +6,4 @@ mod hostile;
 mod intake;
 mod notify;
 mod reliability;
-mod tls;
+mod erp_auth;

@@ -1,5 +1,6 @@
-//! Delivery over HTTPS with a private CA and a client certificate (mTLS): dev-erp serves TLS with
-//! rustls and asks for client certificates; certificates are made by the OpenSSL command line.
+//! How edigate proves itself to the ERP: HTTPS with a private CA and a client certificate (mTLS;
+//! dev-erp serves TLS with rustls and asks for client certificates; certificates are made by the
+//! OpenSSL command line), and a bearer token read from a secret file.
 
 use crate::harness::*;
 use std::path::Path;
@@ -76,4 +77,38 @@ async fn delivery_over_mutual_tls_with_a_private_ca() {
     }
     assert!(h2.delivered().is_empty());
     let _ = std::fs::remove_dir_all(&certs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_erp_token_comes_from_a_secret_file_and_a_wrong_one_dead_letters() {
+    let dir = std::env::temp_dir().join(format!("edigate-it-secret-{}-{}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("erp-token"), "s3cret-erp-token\n").unwrap();
+    std::fs::write(dir.join("wrong-token"), "not-it\n").unwrap();
+    let erp_token = dir.join("erp-token").display().to_string();
+    let auth = |file: &Path| format!("[erp.auth]\nkind = \"bearer\"\ntoken = {{ file = \"{}\" }}\n", file.display());
+
+    let mut h = Harness::new("bearer", Options { extra: auth(&dir.join("erp-token")), ..Options::default() });
+    h.start_erp(&["--token-file", &erp_token]);
+    h.start_gateway().await;
+    assert_eq!(h.upload("wayne-retail", wayne_order(1)).await.unwrap().0, 202);
+    assert_eq!(h.wait_delivered(1, Duration::from_secs(30)).await.len(), 1);
+    assert!(!h.log().contains("s3cret"), "the token is never logged");
+
+    let mut h2 = Harness::new("bearer-wrong", Options { extra: auth(&dir.join("wrong-token")), ..Options::default() });
+    h2.start_erp(&["--token-file", &erp_token]);
+    h2.start_gateway().await;
+    let (_, b) = h2.upload("wayne-retail", wayne_order(2)).await.unwrap();
+    let id = b["documents"][0].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = h2.document(&id).await;
+        if d["document"]["state"] == "dead_lettered" {
+            assert_eq!(d["attempts"][0]["status"], 401, "{d:#}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{d:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

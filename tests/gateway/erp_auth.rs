@@ -5,7 +5,7 @@
 use crate::harness::*;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl").current_dir(dir).args(args).output().expect("the openssl command (Debian package openssl)");
@@ -63,18 +63,9 @@ async fn delivery_over_mutual_tls_with_a_private_ca() {
     h2.start_erp(&args);
     h2.start_gateway().await;
     let (_, b) = h2.upload("wayne-retail", wayne_order(2)).await.unwrap();
-    let id = b["documents"][0].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let d = h2.document(&id).await;
-        if d["document"]["state"] == "failed" {
-            let error = d["attempts"][0]["error"].as_str().unwrap_or_default().to_lowercase();
-            assert!(error.contains("certificate") || error.contains("handshake") || error.contains("tls") || error.contains("connection"), "{d:#}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "never tried: {d:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let d = h2.wait_state(b["documents"][0].as_str().unwrap(), "failed", Duration::from_secs(20)).await;
+    let error = d["attempts"][0]["error"].as_str().unwrap_or_default().to_lowercase();
+    assert!(error.contains("certificate") || error.contains("handshake") || error.contains("tls") || error.contains("connection"), "{d:#}");
     assert!(h2.delivered().is_empty());
     let _ = std::fs::remove_dir_all(&certs);
 }
@@ -99,16 +90,7 @@ async fn the_erp_token_comes_from_a_secret_file_and_a_wrong_one_dead_letters() {
     h2.start_erp(&["--token-file", &erp_token]);
     h2.start_gateway().await;
     let (_, b) = h2.upload("wayne-retail", wayne_order(2)).await.unwrap();
-    let id = b["documents"][0].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let d = h2.document(&id).await;
-        if d["document"]["state"] == "dead_lettered" {
-            assert_eq!(d["attempts"][0]["status"], 401, "{d:#}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "{d:#}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let d = h2.wait_state(b["documents"][0].as_str().unwrap(), "dead_lettered", Duration::from_secs(20)).await;
+    assert_eq!(d["attempts"][0]["status"], 401, "{d:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -234,6 +234,19 @@ backoff_max_ms = 400
     pub async fn document(&self, id: &str) -> Value {
         self.get_json(&format!("/api/v1/documents/{id}")).await
     }
+
+    /// Waits until a document is in `state`; returns its detail.
+    pub async fn wait_state(&self, id: &str, state: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let d = self.document(id).await;
+            if d["document"]["state"] == state {
+                return d;
+            }
+            assert!(Instant::now() < deadline, "document {id} not {state} after {within:?}: {d:#}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 impl Drop for Harness {

@@ -17,7 +17,7 @@
 use crate::journal::{self, AckRecord, DocumentRecord, Event, Intake, InterchangeFacts, Journal, JournalError, State};
 use crate::mapping::Library;
 use crate::profiles::Profiles;
-use crate::syntax::ack::{acknowledge, AckOptions};
+use crate::syntax::ack::{acknowledge, AckOptions, X12AckSet};
 use crate::syntax::diag::{Diagnostic, Location, Problem};
 use crate::syntax::validate::{Options, Report, Status};
 use crate::translate::{SetOutcome, Translator};
@@ -488,16 +488,22 @@ impl Processor {
     /// Acknowledgments for every interchange (per the partner's profile), kept and put in its outbox.
     fn acknowledge(&self, rec: &mut Intake, report: &Report) -> Result<(), JournalError> {
         let j = &*self.journal;
-        let wanted = self.profiles.get(&rec.partner).and_then(|p| p.profile.acknowledgments.as_ref()).is_none_or(|a| !a.kind.eq_ignore_ascii_case("none"));
-        if !wanted || report.interchanges.is_empty() {
+        let asked = self.profiles.get(&rec.partner).and_then(|p| p.profile.acknowledgments.as_ref()).map(|a| a.kind.to_ascii_uppercase());
+        if asked.as_deref() == Some("NONE") || report.interchanges.is_empty() {
             return Ok(());
         }
+        // The profile's 997 or 999 wins over the version's default (TA1 and CONTRL are what they are).
+        let x12_set = match asked.as_deref() {
+            Some("997") => X12AckSet::Fa997,
+            Some("999") => X12AckSet::Ia999,
+            _ => X12AckSet::ByVersion,
+        };
         let n = report.interchanges.len() as u64;
         let groups: u64 = report.interchanges.iter().map(|i| i.groups.len().max(1) as u64).sum();
         let control = j.next_counter(&format!("ack:{}", rec.partner), n)?;
         let group = j.next_counter(&format!("ack-group:{}", rec.partner), groups)?;
         let (date, time) = crate::syntax::ack::now_utc();
-        let opts = AckOptions { control_number: (control % 999_999_999) as u32, group_control_number: (group % 999_999_999) as u32, date, time, ..AckOptions::default() };
+        let opts = AckOptions { control_number: (control % 999_999_999) as u32, group_control_number: (group % 999_999_999) as u32, date, time, x12_set, ..AckOptions::default() };
         let acks = match acknowledge(report, &opts) {
             Ok(a) => a,
             Err(e) => {

@@ -26,6 +26,21 @@ pub struct AckOptions {
     /// rejected). Off by default: the standards define a rejected interchange as not processed, so
     /// acknowledging its content would contradict the TA1 / UCI.
     pub acknowledge_rejected_content: bool,
+    /// Which X12 set answers a group: by its version (999 from 005010 on, 997 before), or what the
+    /// partner asked for.
+    pub x12_set: X12AckSet,
+}
+
+/// The X12 functional acknowledgment set to write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum X12AckSet {
+    /// 999 for groups of 005010 and later, 997 in the group's own version before.
+    #[default]
+    ByVersion,
+    /// Always a 997 (many 005010 partners still want one), in the group's version.
+    Fa997,
+    /// Always a 999 (005010X231A1).
+    Ia999,
 }
 
 impl Default for AckOptions {
@@ -36,6 +51,7 @@ impl Default for AckOptions {
             date: "19700101".into(),
             time: "0000".into(),
             acknowledge_rejected_content: false,
+            x12_set: X12AckSet::ByVersion,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! The response interchange goes back to the sender: ISA sender and receiver swapped, the received
 //! delimiters, one FA group per group acknowledged (GS02/GS03 swapped) holding one 997 or 999.
 
-use crate::syntax::ack::{line_end, distinct_codes, interchange_errors, segment_errors, set_errors, AckOptions, SegmentErrors};
+use crate::syntax::ack::{line_end, distinct_codes, interchange_errors, segment_errors, set_errors, AckOptions, SegmentErrors, X12AckSet};
 use crate::syntax::diag::{Diagnostic, Level, Problem};
 use crate::syntax::envelope::Standard;
 use crate::syntax::segment::Delimiters;
@@ -42,6 +42,17 @@ impl Kind {
         }
     }
 
+    /// The kind for a group, as the options ask.
+    fn for_group(gs08: &str, asked: X12AckSet) -> Kind {
+        match (asked, Kind::for_version(gs08)) {
+            (X12AckSet::ByVersion, k) => k,
+            (X12AckSet::Ia999, _) => Kind::Ia999,
+            (X12AckSet::Fa997, Kind::Fa997(v)) => Kind::Fa997(v),
+            // A 997 answering a 005010+ group is written in the group's version.
+            (X12AckSet::Fa997, Kind::Ia999) => Kind::Fa997(gs08.get(..6).unwrap_or("005010").to_string()),
+        }
+    }
+
     fn is_999(&self) -> bool {
         *self == Kind::Ia999
     }
@@ -63,7 +74,7 @@ pub fn acknowledge(ic: &InterchangeReport, opts: &AckOptions) -> Result<Vec<u8>,
     let mut control = opts.group_control_number;
     for g in ic.groups.iter() {
         let Some(h) = &g.header else { continue };
-        let kind = Kind::for_version(&h.version);
+        let kind = Kind::for_group(&h.version, opts.x12_set);
         let gs08 = match &kind {
             Kind::Fa997(v) => v.as_str(),
             Kind::Ia999 => IG_999,
@@ -82,7 +93,7 @@ fn params(ic: &InterchangeReport, opts: &AckOptions) -> InterchangeParams {
     let valid_version = h.version.len() == 5 && h.version.bytes().all(|b| b.is_ascii_digit());
     let version = if valid_version {
         h.version.clone()
-    } else if ic.groups.iter().any(|g| g.header.as_ref().is_some_and(|h| Kind::for_version(&h.version).is_999())) {
+    } else if ic.groups.iter().any(|g| g.header.as_ref().is_some_and(|h| Kind::for_group(&h.version, opts.x12_set).is_999())) {
         "00501".into()
     } else {
         "00401".into()
@@ -321,6 +332,22 @@ SE*6*0001~\n\
 GE*1*77~\n\
 IEA*1*000000900~\n";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn the_partners_choice_of_997_or_999_wins_over_the_version() {
+        let r = report(&format!("{ISA_401}{PO_401}IEA*1*000000101~\n"));
+        let as_999 = acknowledge(&r.interchanges[0], &AckOptions { x12_set: X12AckSet::Ia999, ..opts() }).unwrap();
+        assert_envelope_clean(&as_999);
+        let as_999 = String::from_utf8(as_999).unwrap();
+        assert!(as_999.contains("*X*005010X231A1~\nST*999*0001*005010X231A1~\nAK1*PO*101*"), "{as_999}");
+        let input = "ISA*00*          *00*          *ZZ*ACMEMFG        *01*123456789      *240506*0858*^*00501*000000212*0*T*:~\n\
+GS*PO*ACMEMFG*INITECH*20240506*0858*212*X*005010~\nST*850*0001~\nBEG*00*SA*4500013015**20240506~\nPO1*1*10*EA*1.5**BP*ITEM1~\nCTT*1~\nSE*5*0001~\nGE*1*212~\nIEA*1*000000212~\n";
+        let r = report(input);
+        let as_997 = acknowledge(&r.interchanges[0], &AckOptions { x12_set: X12AckSet::Fa997, ..opts() }).unwrap();
+        assert_envelope_clean(&as_997);
+        let as_997 = String::from_utf8(as_997).unwrap();
+        assert!(as_997.contains("*X*005010~\nST*997*0001~\nAK1*PO*212~\nAK2*850*0001~\nAK5*A~\nAK9*A*1*1*1~"), "{as_997}");
     }
 
     #[test]

@@ -16,7 +16,8 @@
 
 use crate::delivery::{Delivery, ReplayError};
 use crate::journal::{Journal, JournalError, Query, State as DocState};
-use crate::listeners::http::{bearer, sha256_hex};
+use crate::journal::sha256_hex;
+use crate::listeners::http::bearer;
 use crate::pipeline::Pipeline;
 use axum::extract::{Path, Query as Q, Request, State};
 use axum::http::StatusCode;

@@ -19,6 +19,7 @@ use crate::mapping::Library;
 use crate::profiles::Profiles;
 use crate::syntax::ack::{acknowledge, AckOptions, X12AckSet};
 use crate::syntax::diag::{Diagnostic, Location, Problem};
+use crate::syntax::envelope::Standard;
 use crate::syntax::validate::{Options, Report, Status};
 use crate::translate::{SetOutcome, Translator};
 use std::path::{Path, PathBuf};
@@ -329,11 +330,15 @@ impl Processor {
                 duplicate_of: None,
                 sets: n_sets as u32,
             };
-            let at = Location::segment(h.offset, 1, if h.standard.name() == "x12" { b"ISA" } else { b"UNB" });
+            let (header, trailer): (&[u8], &str) = match h.standard {
+                Standard::X12 => (b"ISA", "IEA"),
+                Standard::Edifact => (b"UNB", "UNZ"),
+            };
+            let at = Location::segment(h.offset, 1, header);
             let verdict: Result<(), (State, String)> = if ic.status() == Status::Rejected || !ic.trailer {
                 let mut why = ic.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.to_string()).collect::<Vec<_>>();
                 if !ic.trailer {
-                    why.push(format!("the input ended before the interchange trailer ({})", if h.standard.name() == "x12" { "IEA" } else { "UNZ" }));
+                    why.push(format!("the input ended before the interchange trailer ({trailer})"));
                 }
                 Err((State::Rejected, format!("interchange {} rejected: {}", h.control_number, why.join("; "))))
             } else if !partner.is_some_and(|p| p.is_sender_of(h)) {
@@ -343,7 +348,7 @@ impl Processor {
                     facts.sender,
                     rec.partner,
                     rec.partner,
-                    partner.map(|p| expected_sender(p, h.standard.name())).unwrap_or_else(|| "nothing: no profile".into())
+                    partner.map(|p| expected_sender(p, h.standard)).unwrap_or_else(|| "nothing: no profile".into())
                 );
                 ic.diagnostics.push(Diagnostic::error(Problem::UnknownSender, at, msg.clone()));
                 Err((State::Rejected, msg))
@@ -419,11 +424,10 @@ impl Processor {
     /// record, which `settle` writes.
     fn keep_set(&self, rec: &Intake, doc_id: &str, o: SetOutcome, now: chrono::DateTime<chrono::Utc>) -> Result<DocumentRecord, JournalError> {
         let j = &*self.journal;
-        let (intake, _) = DocumentRecord::parse_id(doc_id).unwrap_or_default();
         let p = &o.provenance;
         let mut d = DocumentRecord {
             id: doc_id.to_string(),
-            intake,
+            intake: rec.id,
             partner: rec.partner.clone(),
             kind: None,
             document_type: p.document_type.clone(),
@@ -546,13 +550,13 @@ impl Processor {
     }
 }
 
-fn expected_sender(p: &crate::profiles::Loaded, standard: &str) -> String {
+fn expected_sender(p: &crate::profiles::Loaded, standard: Standard) -> String {
     let pr = &p.profile;
     match standard {
-        "x12" => pr.x12.as_ref().map(|x| format!("{}:{}", x.qualifier, x.id)),
-        _ => pr.edifact.as_ref().map(|e| format!("{}:{}", e.qualifier.as_deref().unwrap_or(""), e.id)),
+        Standard::X12 => pr.x12.as_ref().map(|x| format!("{}:{}", x.qualifier, x.id)),
+        Standard::Edifact => pr.edifact.as_ref().map(|e| format!("{}:{}", e.qualifier.as_deref().unwrap_or(""), e.id)),
     }
-    .unwrap_or_else(|| format!("no {standard} identity"))
+    .unwrap_or_else(|| format!("no {} identity", standard.name()))
 }
 
 /// The claim that keeps an input with a `once_key` from being taken twice.

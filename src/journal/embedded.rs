@@ -162,8 +162,7 @@ impl Journal for SledJournal {
     }
 
     fn put_raw(&self, bytes: &[u8]) -> Result<String> {
-        use sha2::Digest;
-        let sha = hex(&sha2::Sha256::digest(bytes));
+        let sha = sha256_hex(bytes);
         if self.raw.contains_key(&sha)? {
             return Ok(sha);
         }
@@ -413,8 +412,14 @@ fn remove_unfinished_snapshots(db: &Path) -> Result<()> {
     Ok(())
 }
 
+/// SHA-256 of `bytes` as lower-case hex: raw inputs' keys, and how tokens are compared.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
 /// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

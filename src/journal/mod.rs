@@ -12,7 +12,7 @@
 
 pub mod embedded;
 
-pub use embedded::SledJournal;
+pub use embedded::{sha256_hex, SledJournal};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

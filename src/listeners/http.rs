@@ -9,7 +9,7 @@
 //!   acknowledgment is in the partner's outbox,
 //! - 401 unknown token, 413 too large, 503 the journal cannot write (nothing was kept: send again).
 
-use crate::journal::{Intake, State as DocState};
+use crate::journal::{sha256_hex, Intake, State as DocState};
 use crate::pipeline::{IntakeError, Pipeline, Upload};
 use crate::profiles::Profiles;
 use axum::body::Body;
@@ -55,11 +55,6 @@ pub fn tokens(profiles: &Profiles) -> HashMap<String, String> {
 pub fn routes(pipeline: Arc<Pipeline>, limits: Limits) -> Router {
     let state = Arc::new(HttpIntake { tokens: tokens(&pipeline.profiles), pipeline, reading: tokio::sync::Semaphore::new(limits.max_concurrent.max(1)), limits });
     Router::new().route("/api/v1/inbound", post(inbound)).with_state(state)
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    crate::journal::embedded::hex(&sha2::Sha256::digest(bytes))
 }
 
 /// The bearer token of a request, if any.

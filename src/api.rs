@@ -9,6 +9,7 @@
 //! | `GET /api/v1/dead-letters` · `POST /api/v1/dead-letters/replay?partner=` | dead letters; replay them all |
 //! | `GET /api/v1/intakes?limit=` · `GET /api/v1/intakes/{id}` · `GET /api/v1/intakes/{id}/raw` | inputs, one with its history and acknowledgments, its raw bytes |
 //! | `GET /api/v1/acks/{id}` | an acknowledgment's EDI |
+//! | `GET /api/v1/sftp` | the SFTP server's address, host key (and its fingerprint) and users |
 //! | `GET /healthz` · `GET /readyz` · `GET /metrics` | liveness, readiness (journal open, recovery done), Prometheus text |
 //!
 //! With `http.operator_token_sha256` set, `/api/v1/` routes other than the intake want
@@ -35,6 +36,8 @@ pub struct Api {
     pub delivery: Arc<Delivery>,
     pub ready: AtomicBool,
     pub operator_token_sha256: Option<String>,
+    /// The SFTP server's address, host key and users, when it runs.
+    pub sftp: Option<crate::listeners::sftp::SftpInfo>,
 }
 
 pub fn routes(api: Arc<Api>) -> Router {
@@ -48,6 +51,7 @@ pub fn routes(api: Arc<Api>) -> Router {
         .route("/api/v1/intakes/{id}", get(intake))
         .route("/api/v1/intakes/{id}/raw", get(raw))
         .route("/api/v1/acks/{id}", get(ack))
+        .route("/api/v1/sftp", get(sftp))
         .route_layer(middleware::from_fn_with_state(api.clone(), operator_auth));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -74,6 +78,13 @@ fn fail(status: StatusCode, message: impl Into<String>) -> Response {
 fn internal(e: JournalError) -> Response {
     tracing::error!("operator API: {e}");
     fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+async fn sftp(State(api): State<Arc<Api>>) -> Response {
+    match &api.sftp {
+        Some(info) => Json(info).into_response(),
+        None => fail(StatusCode::NOT_FOUND, "the SFTP server is off (sftp.enabled = false)"),
+    }
 }
 
 async fn readyz(State(api): State<Arc<Api>>) -> Response {

@@ -21,6 +21,7 @@ pub struct Config {
     pub mappings_dir: PathBuf,
     pub http: HttpConfig,
     pub intake: IntakeConfig,
+    pub sftp: SftpConfig,
     pub erp: ErpConfig,
     pub dev_erp: DevErpConfig,
     pub notify: NotifyConfig,
@@ -35,6 +36,7 @@ impl Default for Config {
             mappings_dir: "mappings".into(),
             http: HttpConfig::default(),
             intake: IntakeConfig::default(),
+            sftp: SftpConfig::default(),
             erp: ErpConfig::default(),
             dev_erp: DevErpConfig::default(),
             notify: NotifyConfig::default(),
@@ -75,6 +77,48 @@ pub struct IntakeConfig {
 impl Default for IntakeConfig {
     fn default() -> Self {
         IntakeConfig { watch: true, poll_ms: 500 }
+    }
+}
+
+/// The SFTP server: each partner with `[transport.sftp]` in its profile is a user.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SftpConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// The server's ed25519 host key (OpenSSH format), made on first start when missing;
+    /// `DATA/sftp/ssh_host_ed25519_key` when absent.
+    pub host_key_file: Option<PathBuf>,
+    /// Largest file a partner may upload, in bytes.
+    pub max_file_bytes: usize,
+    /// Connections at once, in total and per partner.
+    pub max_sessions: usize,
+    pub max_sessions_per_partner: usize,
+    /// A connection with no traffic for this long is closed (seconds).
+    pub idle_timeout_secs: u64,
+    /// An address with this many failed logins within `auth_window_secs` is refused until the
+    /// window has passed.
+    pub max_auth_failures: usize,
+    pub auth_window_secs: u64,
+    /// Bytes of unfinished uploads held in memory across all sessions; writes past it fail (the
+    /// client may retry) instead of exhausting memory.
+    pub max_buffered_bytes: usize,
+}
+
+impl Default for SftpConfig {
+    fn default() -> Self {
+        SftpConfig {
+            enabled: true,
+            listen: ([127, 0, 0, 1], 2222).into(),
+            host_key_file: None,
+            max_file_bytes: 64 << 20,
+            max_sessions: 256,
+            max_sessions_per_partner: 64,
+            idle_timeout_secs: 300,
+            max_auth_failures: 10,
+            auth_window_secs: 60,
+            max_buffered_bytes: 1 << 30,
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub struct Profile {
     /// Cross-references: their values ↔ ours (`[xref.parts] "AC-100" = "4711-001"`).
     #[serde(default)]
     pub xref: BTreeMap<String, BTreeMap<String, String>>,
-    /// How the partner reaches us: HTTP intake tokens now; SFTP keys and AS2 certificates later.
+    /// How the partner reaches us: HTTP intake tokens, SFTP keys; AS2 certificates later.
     #[serde(default)]
     pub transport: Transport,
 }
@@ -48,6 +48,25 @@ pub struct Profile {
 pub struct Transport {
     #[serde(default)]
     pub http: Option<HttpTransport>,
+    #[serde(default)]
+    pub sftp: Option<SftpTransport>,
+}
+
+/// The partner as an SFTP user of our server (`edigate serve`, `[sftp]` in the gateway config).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpTransport {
+    /// The SFTP user name (the partner's code when absent).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// OpenSSH public keys (`authorized_keys` lines: ed25519, RSA, ECDSA) that authenticate the
+    /// partner. Several at once allow rotation.
+    #[serde(default)]
+    pub public_keys: Vec<String>,
+    /// Password login, off unless this is set: an Argon2id PHC string made by
+    /// `edigate hash-password` (never the password itself).
+    #[serde(default)]
+    pub password_hash: Option<String>,
 }
 
 /// HTTP intake (`POST /api/v1/inbound` with `Authorization: Bearer TOKEN`).
@@ -351,6 +370,25 @@ impl Profiles {
                     errors.push(p.file.error(at, format!("acknowledgments.kind {:?}: expected one of 997, 999, CONTRL, none", a.kind)));
                 }
             }
+            if let Some(sftp) = &pr.transport.sftp {
+                for (i, k) in sftp.public_keys.iter().enumerate() {
+                    if let Err(e) = russh::keys::PublicKey::from_openssh(k.trim()) {
+                        let at = key_offset(&p.file, &["transport", "sftp", "public_keys", &i.to_string()]);
+                        errors.push(p.file.error(at, format!("not an OpenSSH public key (expected an authorized_keys line such as \"ssh-ed25519 AAAA... comment\"): {e}")));
+                    }
+                }
+                if let Some(h) = &sftp.password_hash {
+                    if !h.starts_with("$argon2") || argon2::PasswordHash::new(h).is_err() {
+                        let at = key_offset(&p.file, &["transport", "sftp", "password_hash"]);
+                        errors.push(p.file.error(at, "password_hash must be an Argon2 PHC string made by `edigate hash-password` (the password itself is never written here)"));
+                    }
+                }
+                let user = p.sftp_user().unwrap_or_default();
+                if let Some(other) = self.partners.iter().take_while(|o| !std::ptr::eq(*o, p)).find(|o| o.sftp_user() == Some(user)) {
+                    let at = key_offset(&p.file, &["transport", "sftp"]);
+                    errors.push(p.file.error(at, format!("SFTP user {user:?} is already partner {:?}'s", other.profile.code)));
+                }
+            }
             for (i, c) in pr.contacts.exceptions.iter().enumerate() {
                 if !c.contains('@') || c.contains(char::is_whitespace) {
                     let at = key_offset(&p.file, &["contacts", "exceptions", &i.to_string()]);
@@ -390,6 +428,12 @@ fn key_offset(file: &SourceFile, path: &[&str]) -> usize {
 }
 
 impl Loaded {
+    /// The partner's SFTP user name, when it may use SFTP.
+    pub fn sftp_user(&self) -> Option<&str> {
+        let s = self.profile.transport.sftp.as_ref()?;
+        Some(s.user.as_deref().unwrap_or(&self.profile.code))
+    }
+
     pub fn is_sender_of(&self, h: &InterchangeHeader) -> bool {
         let p = &self.profile;
         match h.standard {

@@ -1,6 +1,6 @@
 //! `edigate serve`: the gateway assembled. Loads mappings and profiles (refusing to start on a
 //! fault), opens the journal, starts the processing thread, the HTTP listener (intake and operator
-//! API), the watched directories and delivery, processes what a previous run left, and stops cleanly
+//! API), the SFTP server, the watched directories and delivery, processes what a previous run left, and stops cleanly
 //! on SIGINT/SIGTERM (journal synced).
 
 use crate::api::{self, Api};
@@ -69,12 +69,19 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
         });
     }
 
+    let sftp = if config.sftp.enabled {
+        Some(listeners::sftp::SftpListener::bind(pipeline.clone(), &config.sftp, &config.data_dir).await?)
+    } else {
+        None
+    };
+
     let api = Arc::new(Api {
         journal: journal.clone(),
         pipeline: pipeline.clone(),
         delivery: delivery.clone(),
         ready: false.into(),
         operator_token_sha256: config.http.operator_token_sha256.clone(),
+        sftp: sftp.as_ref().map(|s| s.info.clone()),
     });
     let limits = listeners::http::Limits {
         max_size: config.http.max_body_bytes,
@@ -97,6 +104,9 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
     pipeline.recover().await?;
     api.ready.store(true, Ordering::Relaxed);
     let deliver = tokio::spawn(delivery.clone().run(stop_rx.clone()));
+    if let Some(sftp) = sftp {
+        tokio::spawn(sftp.run(stop_rx.clone()));
+    }
     if config.intake.watch {
         tokio::spawn(listeners::dir::watch(pipeline.clone(), config.data_dir.join("inbound"), Duration::from_millis(config.intake.poll_ms.max(10)), stop_rx.clone()));
     }

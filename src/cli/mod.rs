@@ -112,6 +112,9 @@ enum Command {
         #[arg(long)]
         token_file: Option<PathBuf>,
     },
+    /// Read a password from standard input (one line) and print its Argon2id hash, for a profile's
+    /// `transport.sftp.password_hash`. The password itself is never stored.
+    HashPassword,
     /// Check partner profiles and mappings, or trace a file through a partner's mappings.
     Profiles {
         #[command(subcommand)]
@@ -166,6 +169,7 @@ pub fn main() -> ExitCode {
         Command::Profiles { command: ProfilesCommand::Test { partner, file }, dirs } => profiles::test(&partner, &file, &dirs),
         Command::Render { file, partner, control_number, dirs } => render::run(&file, &partner, control_number, &dirs),
         Command::Serve { config, with_dev_erp, log_json } => serve(config.as_deref(), with_dev_erp, log_json),
+        Command::HashPassword => hash_password(),
         Command::DevErp { listen, store, fail_first, status, tls_cert, tls_key, client_ca, token_file } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(c), Some(k)) => crate::tls::server_config(&c, &k, client_ca.as_deref()).map(Some),
@@ -187,6 +191,17 @@ pub fn main() -> ExitCode {
 }
 
 pub(crate) use crate::syntax::ack::now_utc;
+
+fn hash_password() -> anyhow::Result<ExitCode> {
+    let mut line = String::new();
+    io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input");
+    }
+    println!("{}", crate::listeners::sftp::hash_password(password)?);
+    Ok(ExitCode::SUCCESS)
+}
 
 fn runtime(name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().thread_name(name).build()?)

@@ -9,3 +9,4 @@
 
 pub mod dir;
 pub mod http;
+pub mod sftp;

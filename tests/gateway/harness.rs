@@ -19,6 +19,7 @@ pub struct Harness {
     pub dir: PathBuf,
     pub port: u16,
     pub erp_port: u16,
+    pub sftp_port: u16,
     pub gateway: Option<Child>,
     pub erp: Option<Child>,
     pub client: reqwest::Client,
@@ -34,11 +35,13 @@ pub struct Options {
     pub body_timeout_ms: u64,
     /// Deliver over HTTPS (dev-erp started with --tls-cert).
     pub erp_https: bool,
+    /// More keys for the `[sftp]` table.
+    pub sftp: String,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None, body_timeout_ms: 60_000, erp_https: false }
+        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None, body_timeout_ms: 60_000, erp_https: false, sftp: String::new() }
     }
 }
 
@@ -46,7 +49,7 @@ impl Harness {
     pub fn new(name: &str, o: Options) -> Harness {
         let dir = std::env::temp_dir().join(format!("edigate-it-{name}-{}-{}", std::process::id(), fastrand::u32(..)));
         std::fs::create_dir_all(&dir).unwrap();
-        let (port, erp_port) = (free_port(), free_port());
+        let (port, erp_port, sftp_port) = (free_port(), free_port(), free_port());
         let config = format!(
             r#"data_dir = "{data}"
 profiles_dir = "{root}/partner-profiles"
@@ -58,6 +61,9 @@ body_timeout_ms = {body_timeout}
 {operator}
 [intake]
 poll_ms = 50
+[sftp]
+listen = "127.0.0.1:{sftp_port}"
+{sftp}
 [erp]
 base_url = "{scheme}://127.0.0.1:{erp_port}"
 timeout_ms = 5000
@@ -74,11 +80,12 @@ backoff_max_ms = 400
             extra = o.extra,
             body_timeout = o.body_timeout_ms,
             scheme = if o.erp_https { "https" } else { "http" },
+            sftp = o.sftp,
             operator = o.operator_token_sha256.map(|h| format!("operator_token_sha256 = \"{h}\"")).unwrap_or_default(),
         );
         std::fs::write(dir.join("edigate.toml"), config).unwrap();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        Harness { dir, port, erp_port, gateway: None, erp: None, client }
+        Harness { dir, port, erp_port, sftp_port, gateway: None, erp: None, client }
     }
 
     pub fn url(&self, path: &str) -> String {

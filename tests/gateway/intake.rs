@@ -4,7 +4,7 @@ use crate::harness::*;
 use std::time::Duration;
 
 /// Inbound samples of the sample partners, by the partner that sends them.
-const INBOUND: &[(&str, &str)] = &[
+pub const INBOUND: &[(&str, &str)] = &[
     ("wayne-retail", "samples/x12/004010/850-wayne-retail-store-order.edi"),
     ("globex", "samples/x12/004010/855-globex-accept-with-changes.edi"),
     ("globex", "samples/x12/004010/856-globex-pick-pack.edi"),

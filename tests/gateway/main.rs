@@ -6,4 +6,5 @@ mod hostile;
 mod intake;
 mod notify;
 mod reliability;
+mod sftp;
 mod erp_auth;

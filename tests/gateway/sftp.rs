@@ -1,0 +1,283 @@
+//! The SFTP server with the real OpenSSH client (`sftp -b`): uploads to delivery, acknowledgments
+//! picked up from outbound/, strangers and escapes refused, a connection killed mid-upload, and many
+//! sessions at once.
+
+use crate::harness::*;
+use crate::intake::INBOUND;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The sample partners' development key, copied with the mode OpenSSH wants.
+fn dev_key(h: &Harness) -> PathBuf {
+    let key = h.dir.join("dev_ed25519");
+    if !key.exists() {
+        std::fs::copy(root().join("samples/sftp/dev_ed25519"), &key).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    key
+}
+
+/// A key no profile knows.
+fn stranger_key(h: &Harness) -> PathBuf {
+    let key = h.dir.join("stranger_ed25519");
+    let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().expect("ssh-keygen");
+    assert!(out.status.success());
+    key
+}
+
+/// `known_hosts` with the gateway's host key as `GET /api/v1/sftp` tells it: the client checks it
+/// strictly, as a partner that pinned it would.
+async fn known_hosts(h: &Harness) -> PathBuf {
+    let info = h.get_json("/api/v1/sftp").await;
+    let key = info["host_key"].as_str().unwrap();
+    assert!(info["host_key_fingerprint"].as_str().unwrap().starts_with("SHA256:"));
+    let path = h.dir.join("known_hosts");
+    std::fs::write(&path, format!("[127.0.0.1]:{} {key}\n", h.sftp_port)).unwrap();
+    path
+}
+
+fn sftp_command(h: &Harness, user: &str, key: &Path, known: &Path, options: &[&str]) -> Command {
+    let mut c = Command::new("sftp");
+    c.args(options).args(["-b", "-", "-P", &h.sftp_port.to_string(), "-i"])
+        .arg(key)
+        .args(["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR", "-o"])
+        .arg(format!("UserKnownHostsFile={}", known.display()))
+        .arg(format!("{user}@127.0.0.1"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Runs a batch (`sftp -b -`): each line a command; a `-` before one lets it fail.
+fn sftp(h: &Harness, user: &str, key: &Path, known: &Path, batch: &str) -> Output {
+    let mut child = sftp_command(h, user, key, known, &[]).spawn().expect("OpenSSH sftp (apt-get install openssh-client)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(batch.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+async fn intake_count(h: &Harness) -> usize {
+    h.get_json("/api/v1/intakes?limit=10000").await.as_array().map_or(0, |a| a.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sample_over_sftp_is_delivered_and_acknowledged_in_outbound() {
+    let mut h = Harness::new("sftp-samples", Options::default());
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let (key, known) = (dev_key(&h), known_hosts(&h).await);
+    // Each partner uploads its samples in one session, the common way: `put` into inbound/.
+    let mut by_partner: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (p, path) in INBOUND {
+        match by_partner.iter_mut().find(|(q, _)| q == p) {
+            Some((_, v)) => v.push(path),
+            None => by_partner.push((p, vec![path])),
+        }
+    }
+    for (partner, paths) in &by_partner {
+        let mut batch = String::from("cd inbound\n");
+        for (i, p) in paths.iter().enumerate() {
+            // Distinct names: the same file name twice would still be two inputs.
+            batch.push_str(&format!("put {} {i}-{}\n", root().join(p).display(), Path::new(p).file_name().unwrap().to_string_lossy()));
+        }
+        batch.push_str("ls -l\n");
+        let out = sftp(&h, partner, &key, &known, &batch);
+        assert!(out.status.success(), "{partner}: {}", text(&out));
+        // `ls` in inbound/ shows what this session handed over.
+        let listed = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("-r")).count();
+        assert_eq!(listed, paths.len(), "{}", text(&out));
+    }
+    // Every document delivered once (the samples make 18 documents: one per file).
+    let delivered = h.wait_delivered(INBOUND.len(), Duration::from_secs(60)).await;
+    assert_eq!(delivered.len(), INBOUND.len(), "each document exactly once");
+    let intakes = h.get_json("/api/v1/intakes?limit=100").await;
+    for i in intakes.as_array().unwrap() {
+        assert_eq!(i["channel"], "sftp", "{i:#}");
+        assert!(i["filename"].as_str().unwrap().ends_with(".edi"));
+    }
+    // Each partner finds its acknowledgments in outbound/, gets them, and removes them: they move to archive/.
+    for (partner, paths) in &by_partner {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while files(&h.outbox(partner)).len() < paths.len() {
+            assert!(Instant::now() < deadline, "{partner}: acks in outbox: {:?}", files(&h.outbox(partner)));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let acks = files(&h.outbox(partner));
+        let local = h.dir.join(format!("got-{partner}"));
+        std::fs::create_dir_all(&local).unwrap();
+        let mut batch = format!("ls -l outbound\nlcd {}\ncd outbound\nget *\n", local.display());
+        for a in &acks {
+            batch.push_str(&format!("rm {a}\n"));
+        }
+        batch.push_str("ls -l /archive\n");
+        let out = sftp(&h, partner, &key, &known, &batch);
+        assert!(out.status.success(), "{partner}: {}", text(&out));
+        let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+        for a in &acks {
+            let got = std::fs::read(local.join(a)).unwrap_or_else(|e| panic!("{partner}: {a} not downloaded: {e}\n{listing}"));
+            let ack = ack_text(&got);
+            assert!(ack_accepts(&ack), "{partner}: {a} does not accept:\n{ack}");
+            assert!(h.dir.join("data/archive").join(partner).join(a).exists(), "{partner}: {a} archived");
+        }
+        assert!(files(&h.outbox(partner)).is_empty(), "{partner}: outbound emptied by rm");
+        let listed = listing.lines().filter(|l| l.starts_with("-r") && l.contains("ack-")).count();
+        assert_eq!(listed, acks.len() * 2, "{partner}: listed in outbound, then in archive:\n{listing}");
+    }
+    // A download resumed from where it stopped (`reget`) ends with the whole file.
+    let (partner, ack) = ("globex", files(&h.dir.join("data/archive/globex"))[0].clone());
+    let whole = std::fs::read(h.dir.join("data/archive/globex").join(&ack)).unwrap();
+    let partial = h.dir.join("partial.edi");
+    std::fs::write(&partial, &whole[..whole.len() / 2]).unwrap();
+    let out = sftp(&h, partner, &key, &known, &format!("reget /archive/{ack} {}\n", partial.display()));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read(&partial).unwrap(), whole, "resumed download");
+    assert!(!h.store().join("replays.log").exists(), "nothing was sent to the ERP twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_escapes_and_oversized_files_are_refused_and_nothing_is_taken() {
+    let mut h = Harness::new("sftp-refusals", Options { sftp: "max_file_bytes = 4000\nmax_auth_failures = 50".into(), ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let (key, known) = (dev_key(&h), known_hosts(&h).await);
+    let sample = root().join("samples/x12/004010/850-wayne-retail-store-order.edi");
+
+    // A key no profile has, and a user that is no partner: refused at login.
+    let stranger = stranger_key(&h);
+    let out = sftp(&h, "wayne-retail", &stranger, &known, "ls\n");
+    assert!(!out.status.success() && text(&out).contains("Permission denied"), "wrong key: {}", text(&out));
+    let out = sftp(&h, "nobody", &key, &known, "ls\n");
+    assert!(!out.status.success() && text(&out).contains("Permission denied"), "unknown user: {}", text(&out));
+    let log = h.log();
+    assert!(log.contains("is not in partner wayne-retail's profile"), "the refusal is logged with the key's fingerprint:\n{log}");
+    assert!(log.contains("unknown user"), "{log}");
+
+    // Escapes: each command fails on its own (`-` lets the batch go on). OpenSSH shows the status
+    // code of a refused open (its text only for realpath).
+    let batch = format!(
+        "-put {s} ../escape.edi\n-put {s} /etc/escape.edi\n-put {s} /inbound/../../escape.edi\n-get /etc/passwd {d}/passwd\n-get ../../../../etc/passwd {d}/passwd\n-cd ..\n-put {s} /outbound/x.edi\n-mkdir /inbound/sub\n-symlink /inbound /inbound/link\n-put {s} x.edi\nls /\n",
+        s = sample.display(),
+        d = h.dir.display()
+    );
+    let out = sftp(&h, "wayne-retail", &key, &known, &batch);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for refused in [
+        "dest open \"/../escape.edi\": Permission denied",
+        "dest open \"/etc/escape.edi\": No such file",
+        "dest open \"/inbound/../../escape.edi\": Permission denied",
+        "File \"/etc/passwd\" not found",
+        "File \"/../../../../etc/passwd\" not found",
+        "\"/..\" leads above your root",
+        "dest open \"/outbound/x.edi\": Permission denied",
+        "remote mkdir \"/inbound/sub\": Permission denied",
+        "Permission denied",
+        "dest open \"/x.edi\": No such file",
+    ] {
+        assert!(t.contains(refused), "wanted {refused:?} in:\n{t}");
+    }
+    assert!(t.contains("/archive") && t.contains("/inbound") && t.contains("/outbound"), "the root lists the three directories: {t}");
+    assert!(!h.dir.join("passwd").exists(), "nothing outside the root was served");
+    assert!(!root().join("escape.edi").exists() && !Path::new("/etc/escape.edi").exists());
+
+    // Over the size limit: the transfer fails with the limit in the message, nothing is kept.
+    let big = h.dir.join("big.edi");
+    std::fs::write(&big, vec![b'X'; 6000]).unwrap();
+    let out = sftp(&h, "wayne-retail", &key, &known, &format!("put {} /inbound/big.edi\n", big.display()));
+    assert!(!out.status.success() && text(&out).contains("write remote \"/inbound/big.edi\": Failure"), "{}", text(&out));
+    assert!(h.log().contains("over the size limit of 4000 bytes"), "the reason is logged for operators:\n{}", h.log());
+
+    // A staged upload (temporary name) that is never renamed is never taken.
+    let out = sftp(&h, "wayne-retail", &key, &known, &format!("put {} /inbound/po.edi.filepart\nls -l /inbound\n", sample.display()));
+    assert!(out.status.success() && text(&out).contains("po.edi.filepart"), "{}", text(&out));
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(intake_count(&h).await, 0, "nothing refused was taken in");
+
+    // The same client, with a temporary name and a rename: taken once, at the rename.
+    let out = sftp(&h, "wayne-retail", &key, &known, &format!("cd inbound\nput {} po.edi.part\nrename po.edi.part po.edi\nls -l\n", sample.display()));
+    assert!(out.status.success(), "{}", text(&out));
+    let delivered = h.wait_delivered(1, Duration::from_secs(30)).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(intake_count(&h).await, 1);
+    assert_eq!(h.get_json("/api/v1/intakes?limit=1").await[0]["filename"], "po.edi");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_killed_mid_upload_leaves_nothing_behind() {
+    let mut h = Harness::new("sftp-killed", Options::default());
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let (key, known) = (dev_key(&h), known_hosts(&h).await);
+    // 400 interchanges in one file (~1.2 MB), sent at 1 Mbit/s: about 10 s, killed after 1.5 s.
+    let mut big = Vec::new();
+    for n in 0..400 {
+        big.extend(wayne_order(n));
+    }
+    let file = h.dir.join("orders.edi");
+    std::fs::write(&file, &big).unwrap();
+    let mut child = sftp_command(&h, "wayne-retail", &key, &known, &["-l", "1000"]).spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(format!("put {} /inbound/orders.edi\n", file.display()).as_bytes()).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the upload should still be running");
+    child.kill().unwrap();
+    let _ = child.wait();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(intake_count(&h).await, 0, "a partial upload is not an input");
+    assert!(h.delivered().is_empty());
+
+    // The partner sends it again, whole: taken once, all 400 orders delivered.
+    let out = sftp(&h, "wayne-retail", &key, &known, &format!("put {} /inbound/orders.edi\n", file.display()));
+    assert!(out.status.success(), "{}", text(&out));
+    let delivered = h.wait_delivered(400, Duration::from_secs(120)).await;
+    assert_eq!(delivered.len(), 400);
+    assert_eq!(intake_count(&h).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_sessions_of_twenty_files_each_deliver_every_file_exactly_once() {
+    let mut h = Harness::new("sftp-concurrent", Options::default());
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let (key, known) = (dev_key(&h), known_hosts(&h).await);
+    let (sessions, per) = (50u32, 20u32);
+    let src = h.dir.join("files");
+    std::fs::create_dir_all(&src).unwrap();
+    let mut children = Vec::new();
+    for s in 0..sessions {
+        let mut batch = String::from("cd inbound\n");
+        for f in 0..per {
+            let n = s * per + f;
+            let path = src.join(format!("po-{n:04}.edi"));
+            std::fs::write(&path, wayne_order(n)).unwrap();
+            batch.push_str(&format!("put {}\n", path.display()));
+        }
+        let mut child = sftp_command(&h, "wayne-retail", &key, &known, &[]).spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(batch.as_bytes()).unwrap();
+        children.push(child);
+    }
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let total = (sessions * per) as usize;
+    let delivered = h.wait_delivered(total, Duration::from_secs(180)).await;
+    assert_eq!(delivered.len(), total, "every file delivered");
+    let mut numbers: Vec<String> = delivered.iter().map(order_number).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), total, "each order exactly once");
+    assert_eq!(intake_count(&h).await, total);
+    assert!(!h.store().join("replays.log").exists());
+}

@@ -176,7 +176,14 @@ async fn intake(State(api): State<Arc<Api>>, Path(id): Path<u64>) -> Response {
     let j = &api.journal;
     let run = || -> Result<Option<serde_json::Value>, JournalError> {
         let Some(rec) = j.intake(id)? else { return Ok(None) };
-        let acks = rec.acks.iter().filter_map(|a| j.ack(a).ok().flatten()).map(|(r, _)| r).collect::<Vec<_>>();
+        // Each acknowledgment with how it left: pushed to the partner's server, or picked up by it.
+        let mut acks = Vec::new();
+        for (r, _) in rec.acks.iter().filter_map(|a| j.ack(a).ok().flatten()) {
+            let sent = j.history(&format!("outbound:{}/{}", r.partner, r.file))?;
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            v["sent"] = serde_json::json!(sent);
+            acks.push(v);
+        }
         Ok(Some(serde_json::json!({
             "intake": rec,
             "history": j.history(&format!("intake:{id}"))?,

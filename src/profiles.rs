@@ -67,6 +67,36 @@ pub struct SftpTransport {
     /// `edigate hash-password` (never the password itself).
     #[serde(default)]
     pub password_hash: Option<String>,
+    /// Push acknowledgments and outbound documents to the partner's own SFTP server; without it they
+    /// wait in the partner's `outbound/` for pickup.
+    #[serde(default)]
+    pub push: Option<SftpPush>,
+}
+
+/// The partner's SFTP server, where edigate delivers its outbound files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpPush {
+    pub host: String,
+    #[serde(default = "ssh_port")]
+    pub port: u16,
+    pub user: String,
+    /// The server's host keys (`ssh-ed25519 AAAA...`, as in `known_hosts` without the host name):
+    /// any other key fails the connection. Several at once allow rollover.
+    pub host_keys: Vec<String>,
+    /// Our private key for this partner (OpenSSH format, a file readable only by edigate).
+    pub key_file: std::path::PathBuf,
+    /// The directory files go into; each is written under a `.part` name, then renamed.
+    #[serde(default = "slash")]
+    pub dir: String,
+}
+
+fn ssh_port() -> u16 {
+    22
+}
+
+fn slash() -> String {
+    "/".into()
 }
 
 /// HTTP intake (`POST /api/v1/inbound` with `Authorization: Bearer TOKEN`).
@@ -381,6 +411,18 @@ impl Profiles {
                     if !h.starts_with("$argon2") || argon2::PasswordHash::new(h).is_err() {
                         let at = key_offset(&p.file, &["transport", "sftp", "password_hash"]);
                         errors.push(p.file.error(at, "password_hash must be an Argon2 PHC string made by `edigate hash-password` (the password itself is never written here)"));
+                    }
+                }
+                if let Some(push) = &sftp.push {
+                    for (i, k) in push.host_keys.iter().enumerate() {
+                        if let Err(e) = russh::keys::PublicKey::from_openssh(k.trim()) {
+                            let at = key_offset(&p.file, &["transport", "sftp", "push", "host_keys", &i.to_string()]);
+                            errors.push(p.file.error(at, format!("not an SSH host key (expected \"ssh-ed25519 AAAA...\", a known_hosts line without its host): {e}")));
+                        }
+                    }
+                    if push.host_keys.is_empty() {
+                        let at = key_offset(&p.file, &["transport", "sftp", "push"]);
+                        errors.push(p.file.error(at, "push.host_keys is empty: the partner's server must be pinned (ssh-keyscan shows its keys; check them with the partner)"));
                     }
                 }
                 let user = p.sftp_user().unwrap_or_default();

@@ -107,6 +107,10 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
     if let Some(sftp) = sftp {
         tokio::spawn(sftp.run(stop_rx.clone()));
     }
+    let push_policy = RetryPolicy { max_attempts: u32::MAX, initial: Duration::from_millis(config.erp.backoff_initial_ms), max: Duration::from_millis(config.erp.backoff_max_ms) };
+    if let Some(pusher) = crate::delivery::sftp::Pusher::new(journal.clone(), &pipeline.profiles, &config.data_dir, push_policy, Duration::from_millis(config.intake.poll_ms.max(10)))? {
+        tokio::spawn(pusher.run(stop_rx.clone()));
+    }
     if config.intake.watch {
         tokio::spawn(listeners::dir::watch(pipeline.clone(), config.data_dir.join("inbound"), Duration::from_millis(config.intake.poll_ms.max(10)), stop_rx.clone()));
     }

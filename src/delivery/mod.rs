@@ -13,6 +13,7 @@
 
 pub mod email;
 pub mod erp;
+pub mod sftp;
 
 use crate::journal::{self, Attempt, DocumentRecord, Event, Journal, JournalError, State};
 use erp::{Answer, Erp};

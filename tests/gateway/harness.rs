@@ -37,11 +37,13 @@ pub struct Options {
     pub erp_https: bool,
     /// More keys for the `[sftp]` table.
     pub sftp: String,
+    /// Partner profiles other than the repository's.
+    pub profiles_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None, body_timeout_ms: 60_000, erp_https: false, sftp: String::new() }
+        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None, body_timeout_ms: 60_000, erp_https: false, sftp: String::new(), profiles_dir: None }
     }
 }
 
@@ -52,7 +54,7 @@ impl Harness {
         let (port, erp_port, sftp_port) = (free_port(), free_port(), free_port());
         let config = format!(
             r#"data_dir = "{data}"
-profiles_dir = "{root}/partner-profiles"
+profiles_dir = "{profiles}"
 mappings_dir = "{root}/mappings"
 [http]
 listen = "127.0.0.1:{port}"
@@ -81,6 +83,7 @@ backoff_max_ms = 400
             body_timeout = o.body_timeout_ms,
             scheme = if o.erp_https { "https" } else { "http" },
             sftp = o.sftp,
+            profiles = o.profiles_dir.clone().unwrap_or_else(|| root().join("partner-profiles")).display(),
             operator = o.operator_token_sha256.map(|h| format!("operator_token_sha256 = \"{h}\"")).unwrap_or_default(),
         );
         std::fs::write(dir.join("edigate.toml"), config).unwrap();

@@ -281,3 +281,139 @@ async fn fifty_sessions_of_twenty_files_each_deliver_every_file_exactly_once() {
     assert_eq!(intake_count(&h).await, total);
     assert!(!h.store().join("replays.log").exists());
 }
+
+/// A throwaway OpenSSH server on a loopback port, with its own config and host key, serving SFTP
+/// to the user running the tests with one authorized key. Killed when dropped.
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    host_key: String,
+    user: String,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keygen(path: &Path) -> String {
+    let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(path).output().expect("ssh-keygen");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+fn start_sshd(dir: &Path, authorized: &str) -> Sshd {
+    let sshd = Path::new("/usr/sbin/sshd");
+    assert!(sshd.exists(), "OpenSSH server missing: apt-get install openssh-server (.ci/run does)");
+    let host_key = keygen(&dir.join("sshd_host_ed25519"));
+    std::fs::write(dir.join("authorized_keys"), format!("{authorized}\n")).unwrap();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string();
+    // sshd run by root wants its privilege separation directory.
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let port = free_port();
+    let config = format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/sshd_host_ed25519\nPidFile {d}/sshd.pid\nAuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\nAllowUsers {user}\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\n",
+        d = dir.display()
+    );
+    std::fs::write(dir.join("sshd_config"), config).unwrap();
+    let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
+    let child = Command::new(sshd).args(["-D", "-e", "-f"]).arg(dir.join("sshd_config")).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().expect("start sshd");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "sshd did not start: {}", std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Sshd { child, port, host_key, user }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgments_are_pushed_to_the_partners_own_sftp_server_with_its_host_key_pinned() {
+    let dir = std::env::temp_dir().join(format!("edigate-sshd-{}-{}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(dir.join("remote-in")).unwrap();
+    let client_key = dir.join("push_ed25519");
+    let client_public = keygen(&client_key);
+    let sshd = start_sshd(&dir, &client_public);
+    // The repository's profiles, with Wayne Retail pushed to this server (its key pinned) and
+    // Globex pushed to the same server with a key that is not the server's.
+    let profiles = dir.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    for e in std::fs::read_dir(root().join("partner-profiles")).unwrap().flatten() {
+        std::fs::copy(e.path(), profiles.join(e.file_name())).unwrap();
+    }
+    let push = |host_key: &str| {
+        format!(
+            "\n[transport.sftp.push]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nhost_keys = [\"{host_key}\"]\nkey_file = \"{}\"\ndir = \"{}\"\n",
+            sshd.port,
+            sshd.user,
+            client_key.display(),
+            dir.join("remote-in").display()
+        )
+    };
+    let append = |partner: &str, text: String| {
+        let p = profiles.join(format!("{partner}.toml"));
+        let mut s = std::fs::read_to_string(&p).unwrap();
+        s.push_str(&text);
+        std::fs::write(p, s).unwrap();
+    };
+    append("wayne-retail", push(&sshd.host_key));
+    let impostor = keygen(&dir.join("not_the_server"));
+    append("globex", push(&impostor));
+
+    let mut h = Harness::new("sftp-push", Options { profiles_dir: Some(profiles), ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let (status, body) = h.upload("wayne-retail", wayne_order(1)).await.unwrap();
+    assert_eq!(status, 202, "{body:#}");
+    let intake = body["intake"].as_u64().unwrap();
+    let (status, body) = h.upload("globex", sample("samples/x12/004010/856-globex-pick-pack.edi")).await.unwrap();
+    assert_eq!(status, 202, "{body:#}");
+    let globex_intake = body["intake"].as_u64().unwrap();
+
+    // Wayne's 997 arrives on its server under its final name, whole; it leaves the outbox for the archive.
+    let name = format!("ack-{intake}-1.edi");
+    let remote = dir.join("remote-in").join(&name);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !remote.exists() {
+        assert!(Instant::now() < deadline, "not pushed:\n{}\nsshd:\n{}", h.log(), std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ack_id = format!("{intake}-a1");
+    let (_, kept) = h.get_bytes(&format!("/api/v1/acks/{ack_id}")).await;
+    // The rename comes after the whole file is written: what is there under the final name is whole.
+    assert_eq!(std::fs::read(&remote).unwrap(), kept, "the pushed file is the acknowledgment kept in the journal");
+    assert!(ack_text(&kept).contains("ST*997*"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !files(&h.outbox("wayne-retail")).is_empty() {
+        assert!(Instant::now() < deadline, "outbox not emptied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(h.dir.join("data/archive/wayne-retail").join(&name).exists());
+    assert!(!dir.join("remote-in").join(format!("{name}.part")).exists());
+    let detail = h.get_json(&format!("/api/v1/intakes/{intake}")).await;
+    let sent = &detail["acknowledgments"][0]["sent"];
+    assert_eq!(sent[0]["state"], "delivered", "{detail:#}");
+    assert!(sent[0]["cause"].as_str().unwrap().contains(&format!("sftp://{}@127.0.0.1:{}", sshd.user, sshd.port)), "{detail:#}");
+
+    // Globex pins another key: nothing is sent, the file waits, and the attempt says why.
+    let gname = format!("ack-{globex_intake}-1.edi");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = h.get_json(&format!("/api/v1/intakes/{globex_intake}")).await;
+        if let Some(e) = d["acknowledgments"][0]["sent"].as_array().and_then(|a| a.first().cloned()) {
+            assert_eq!(e["state"], "failed", "{d:#}");
+            assert!(e["cause"].as_str().unwrap().contains("is not one the profile pins"), "{d:#}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failed push recorded:\n{}", h.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(files(&h.outbox("globex")).contains(&gname), "kept for the next try");
+    assert!(!dir.join("remote-in").join(&gname).exists());
+    let sshd_log = std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
+    assert!(sshd_log.contains("Accepted publickey for"), "the push logged in to OpenSSH's sshd:\n{sshd_log}");
+    drop(sshd);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -470,6 +470,15 @@ impl russh_sftp::server::Handler for Files {
                     .and_then(|_| std::fs::rename(&from, dir.join(&n)))
                     .map_err(|e| StatusCode::Failure.with_message(format!("cannot move /outbound/{n} to /archive: {e}")))?;
                 tracing::info!(partner = %self.partner, file = %n, "picked up over SFTP: moved to archive/");
+                let e = crate::journal::Event {
+                    at: crate::journal::now(),
+                    subject: format!("outbound:{}/{n}", self.partner),
+                    state: crate::journal::State::Delivered,
+                    cause: "picked up by the partner over SFTP (removed from outbound/, kept in archive/)".into(),
+                };
+                if let Err(err) = self.shared.pipeline.journal.record(&e) {
+                    tracing::error!(partner = %self.partner, file = %n, "cannot record the pickup: {err}");
+                }
                 Ok(ok(id))
             }
             VPath::File(Area::Inbound, n) if self.staged.remove(&n).is_some() => Ok(ok(id)),

@@ -417,3 +417,105 @@ async fn acknowledgments_are_pushed_to_the_partners_own_sftp_server_with_its_hos
     drop(sshd);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The repository's profiles in a directory of their own, with `edit` applied to one of them.
+fn profiles_with(dir: &Path, partner: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    let profiles = dir.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    for e in std::fs::read_dir(root().join("partner-profiles")).unwrap().flatten() {
+        std::fs::copy(e.path(), profiles.join(e.file_name())).unwrap();
+    }
+    let p = profiles.join(format!("{partner}.toml"));
+    std::fs::write(&p, edit(std::fs::read_to_string(&p).unwrap())).unwrap();
+    profiles
+}
+
+fn keygen_kind(path: &Path, kind: &[&str]) -> String {
+    let out = Command::new("ssh-keygen").args(["-q", "-N", ""]).args(kind).arg("-f").arg(path).output().expect("ssh-keygen");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(path.with_extension("pub")).unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsa_ecdsa_and_password_logins_session_limits_and_failed_login_limits() {
+    let work = std::env::temp_dir().join(format!("edigate-sftp-auth-{}-{}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(&work).unwrap();
+    let rsa = work.join("rsa");
+    let ecdsa = work.join("ecdsa");
+    let (rsa_pub, ecdsa_pub) = (keygen_kind(&rsa, &["-t", "rsa", "-b", "3072"]), keygen_kind(&ecdsa, &["-t", "ecdsa", "-b", "256"]));
+    // The password's hash, made by the command analysts use; only the hash goes in the profile.
+    let mut hp = Command::new(env!("CARGO_BIN_EXE_edigate")).arg("hash-password").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    {
+        use std::io::Write;
+        hp.stdin.take().unwrap().write_all(b"s3cret-for-tests\n").unwrap();
+    }
+    let hash = String::from_utf8(hp.wait_with_output().unwrap().stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let profiles = profiles_with(&work, "wayne-retail", |s| {
+        s.replace("public_keys = [", &format!("password_hash = \"{hash}\"\npublic_keys = [\"{rsa_pub}\", \"{ecdsa_pub}\", "))
+    });
+    let mut h = Harness::new(
+        "sftp-auth",
+        Options { profiles_dir: Some(profiles), sftp: "max_sessions_per_partner = 1\nmax_auth_failures = 4\nauth_window_secs = 3600".into(), ..Options::default() },
+    );
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let known = known_hosts(&h).await;
+
+    for key in [&rsa, &ecdsa] {
+        let out = sftp(&h, "wayne-retail", key, &known, "ls /\n");
+        assert!(out.status.success() && text(&out).contains("/outbound"), "{}: {}", key.display(), text(&out));
+    }
+
+    // A password, asked for by OpenSSH through SSH_ASKPASS (as a person would type it).
+    let askpass = work.join("askpass.sh");
+    let login = |password: &str| {
+        std::fs::write(&askpass, format!("#!/bin/sh\necho '{password}'\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // Not `-b`: sftp's batch mode forbids asking for a password; commands come on standard input.
+        let mut c = Command::new("sftp");
+        c.args(["-P", &h.sftp_port.to_string(), "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1", "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR", "-o"])
+            .arg(format!("UserKnownHostsFile={}", known.display()))
+            .arg("wayne-retail@127.0.0.1")
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"ls /\n").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = login("s3cret-for-tests");
+    assert!(out.status.success() && text(&out).contains("/inbound"), "password login: {}", text(&out));
+    let out = login("wrong");
+    assert!(!out.status.success(), "a wrong password is refused: {}", text(&out));
+    assert!(!h.log().contains("s3cret-for-tests") && !h.log().contains("wrong'"), "no password in the log");
+
+    // One session per partner here: a second one, while the first is open, is turned away with the reason.
+    let mut first = sftp_command(&h, "wayne-retail", &ecdsa, &known, &[]).spawn().unwrap();
+    let mut first_in = first.stdin.take().unwrap();
+    {
+        use std::io::Write;
+        first_in.write_all(b"ls /\n").unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let out = sftp(&h, "wayne-retail", &rsa, &known, "ls /\n");
+    assert!(!out.status.success() && text(&out).contains("too many sessions for wayne-retail (limit 1)"), "{}", text(&out));
+    drop(first_in);
+    assert!(first.wait_with_output().unwrap().status.success());
+
+    // Failed logins from one address: after the limit, even the right key is refused for the window.
+    let stranger = stranger_key(&h);
+    for _ in 0..4 {
+        let out = sftp(&h, "wayne-retail", &stranger, &known, "ls\n");
+        assert!(!out.status.success());
+    }
+    let out = sftp(&h, "wayne-retail", &rsa, &known, "ls /\n");
+    assert!(!out.status.success() && text(&out).contains("Permission denied"), "refused during the window: {}", text(&out));
+    assert!(h.log().contains("too many failed logins"), "{}", h.log());
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -49,7 +49,7 @@ fn main() {
     std::fs::write(
         dir.join("edigate.toml"),
         format!(
-            "data_dir = \"{d}/data\"\nprofiles_dir = \"{d}/profiles\"\nmappings_dir = \"{m}/mappings\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[intake]\nwatch = false\n[sftp]\nenabled = false\n[erp]\nbase_url = \"http://127.0.0.1:{erp_port}\"\nconcurrency = {partners}\n",
+            "data_dir = \"{d}/data\"\nprofiles_dir = \"{d}/profiles\"\nmappings_dir = \"{m}/mappings\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[intake]\nwatch = false\n[as2]\nenabled = false\n[sftp]\nenabled = false\n[erp]\nbase_url = \"http://127.0.0.1:{erp_port}\"\nconcurrency = {partners}\n",
             d = dir.display(),
             m = env!("CARGO_MANIFEST_DIR"),
         ),

@@ -22,6 +22,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub intake: IntakeConfig,
     pub sftp: SftpConfig,
+    pub as2: As2Config,
     pub erp: ErpConfig,
     pub dev_erp: DevErpConfig,
     pub notify: NotifyConfig,
@@ -37,6 +38,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             intake: IntakeConfig::default(),
             sftp: SftpConfig::default(),
+            as2: As2Config::default(),
             erp: ErpConfig::default(),
             dev_erp: DevErpConfig::default(),
             notify: NotifyConfig::default(),
@@ -118,6 +120,48 @@ impl Default for SftpConfig {
             max_auth_failures: 10,
             auth_window_secs: 60,
             max_buffered_bytes: 1 << 30,
+        }
+    }
+}
+
+/// The AS2 listener: partners with `[transport.as2]` in their profile post S/MIME messages here.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct As2Config {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// The URL path messages are posted to.
+    pub path: String,
+    /// Our AS2 id: messages must be addressed to it (`AS2-To`); MDNs come from it.
+    pub id: String,
+    /// Our certificate and private key (PEM): partners encrypt to it, our MDNs are signed with it.
+    /// The defaults are the development pair in `samples/as2/`.
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// HTTPS with this certificate chain and key (PEM); plain HTTP without them (behind a proxy
+    /// that terminates TLS).
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Largest message accepted, in bytes (before decryption and decompression; the payload after
+    /// them must also fit).
+    pub max_body_bytes: usize,
+    /// Time for a whole message to arrive (milliseconds).
+    pub body_timeout_ms: u64,
+}
+
+impl Default for As2Config {
+    fn default() -> Self {
+        As2Config {
+            enabled: true,
+            listen: ([127, 0, 0, 1], 4080).into(),
+            path: "/as2".into(),
+            id: "edigate".into(),
+            cert_file: "samples/as2/edigate.cert.pem".into(),
+            key_file: "samples/as2/edigate.key.pem".into(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            max_body_bytes: 64 << 20,
+            body_timeout_ms: 60_000,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! `ARCHITECTURE.md`.
 
 pub mod api;
+pub mod as2;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -50,6 +50,24 @@ pub struct Transport {
     pub http: Option<HttpTransport>,
     #[serde(default)]
     pub sftp: Option<SftpTransport>,
+    #[serde(default)]
+    pub as2: Option<As2Transport>,
+}
+
+/// The partner as an AS2 peer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct As2Transport {
+    /// The partner's AS2 id (`AS2-From` of what it sends).
+    pub id: String,
+    /// Its certificates (PEM or DER files): its signatures are verified with them. Several at once
+    /// for rollover.
+    pub certificates: Vec<std::path::PathBuf>,
+    /// Refuse unsigned or unencrypted messages (both on by default).
+    #[serde(default = "yes")]
+    pub require_signed: bool,
+    #[serde(default = "yes")]
+    pub require_encrypted: bool,
 }
 
 /// The partner as an SFTP user of our server (`edigate serve`, `[sftp]` in the gateway config).

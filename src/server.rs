@@ -107,6 +107,30 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
     if let Some(sftp) = sftp {
         tokio::spawn(sftp.run(stop_rx.clone()));
     }
+    if config.as2.enabled {
+        let as2 = Arc::new(listeners::as2::As2::new(pipeline.clone(), &config.as2)?);
+        let partners = as2.partners();
+        let app = as2.routes(&config.as2.path);
+        let listener = tokio::net::TcpListener::bind(config.as2.listen).await.map_err(|e| anyhow::anyhow!("AS2: cannot listen on {}: {e}", config.as2.listen))?;
+        let tls = match (&config.as2.tls_cert_file, &config.as2.tls_key_file) {
+            (Some(c), Some(k)) => Some(crate::tls::server_config(c, k, None)?),
+            _ => None,
+        };
+        tracing::info!(listen = %config.as2.listen, path = %config.as2.path, id = %config.as2.id, https = tls.is_some(), partners, "AS2 listening");
+        let mut stop_as2 = stop_rx.clone();
+        tokio::spawn(async move {
+            let served = match tls {
+                Some(tls) => tokio::select! {
+                    r = crate::tls::serve(listener, tls, app) => r,
+                    _ = async { let _ = stop_as2.wait_for(|s| *s).await; } => Ok(()),
+                },
+                None => axum::serve(listener, app).with_graceful_shutdown(async move { let _ = stop_as2.wait_for(|s| *s).await; }).await,
+            };
+            if let Err(e) = served {
+                tracing::error!("AS2 listener: {e}");
+            }
+        });
+    }
     let push_policy = RetryPolicy { max_attempts: u32::MAX, initial: Duration::from_millis(config.erp.backoff_initial_ms), max: Duration::from_millis(config.erp.backoff_max_ms) };
     if let Some(pusher) = crate::delivery::sftp::Pusher::new(journal.clone(), &pipeline.profiles, &config.data_dir, push_policy, Duration::from_millis(config.intake.poll_ms.max(10)))? {
         tokio::spawn(pusher.run(stop_rx.clone()));

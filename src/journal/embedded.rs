@@ -16,6 +16,7 @@
 //! | `queue` | partner `\0` document key | document id |
 //! | `attempts` | document key + attempt (u32 BE) | [`Attempt`] |
 //! | `counters`, `claims` | name | u64 BE |
+//! | `receipts` | receipt key (`as2:PARTNER:MESSAGE-ID`) | the receipt (an MDN as a MIME entity) |
 
 use super::*;
 use sled::{Db, Tree};
@@ -42,6 +43,7 @@ pub struct SledJournal {
     attempts: Tree,
     counters: Tree,
     claims: Tree,
+    receipts: Tree,
     /// Documents per state (index: `State::ALL`), counted once at open, then kept up to date by
     /// `put_document` (from the record each write replaces), so that `/metrics` costs no scan.
     by_state: [std::sync::atomic::AtomicU64; State::ALL.len()],
@@ -120,6 +122,7 @@ impl SledJournal {
             attempts: t("attempts")?,
             counters: t("counters")?,
             claims: t("claims")?,
+            receipts: t("receipts")?,
             by_state: Default::default(),
             db,
         }
@@ -322,6 +325,15 @@ impl Journal for SledJournal {
         let rec = decode(id.as_bytes(), &v)?;
         let bytes = self.ack_bytes.get(id)?.map(|b| b.to_vec()).unwrap_or_default();
         Ok(Some((rec, bytes)))
+    }
+
+    fn put_receipt(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.receipts.insert(key, bytes)?;
+        Ok(())
+    }
+
+    fn receipt(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.receipts.get(key)?.map(|b| b.to_vec()))
     }
 
     fn record(&self, e: &Event) -> Result<()> {

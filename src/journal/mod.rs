@@ -297,6 +297,9 @@ pub trait Journal: Send + Sync + 'static {
     fn claim(&self, key: &str, owner: u64) -> Result<Option<u64>>;
     /// Gives a claim up.
     fn release(&self, key: &str) -> Result<()>;
+    /// Keeps a receipt given to a partner (an AS2 MDN), to give the same one again and as evidence.
+    fn put_receipt(&self, key: &str, bytes: &[u8]) -> Result<()>;
+    fn receipt(&self, key: &str) -> Result<Option<Vec<u8>>>;
 
     fn put_intake(&self, r: &Intake) -> Result<()>;
     fn intake(&self, id: u64) -> Result<Option<Intake>>;

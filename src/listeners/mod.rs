@@ -9,4 +9,5 @@
 
 pub mod dir;
 pub mod http;
+pub mod as2;
 pub mod sftp;

@@ -20,6 +20,7 @@ pub struct Harness {
     pub port: u16,
     pub erp_port: u16,
     pub sftp_port: u16,
+    pub as2_port: u16,
     pub gateway: Option<Child>,
     pub erp: Option<Child>,
     pub client: reqwest::Client,
@@ -51,7 +52,7 @@ impl Harness {
     pub fn new(name: &str, o: Options) -> Harness {
         let dir = std::env::temp_dir().join(format!("edigate-it-{name}-{}-{}", std::process::id(), fastrand::u32(..)));
         std::fs::create_dir_all(&dir).unwrap();
-        let (port, erp_port, sftp_port) = (free_port(), free_port(), free_port());
+        let (port, erp_port, sftp_port, as2_port) = (free_port(), free_port(), free_port(), free_port());
         let config = format!(
             r#"data_dir = "{data}"
 profiles_dir = "{profiles}"
@@ -66,6 +67,10 @@ poll_ms = 50
 [sftp]
 listen = "127.0.0.1:{sftp_port}"
 {sftp}
+[as2]
+listen = "127.0.0.1:{as2_port}"
+cert_file = "{root}/samples/as2/edigate.cert.pem"
+key_file = "{root}/samples/as2/edigate.key.pem"
 [erp]
 base_url = "{scheme}://127.0.0.1:{erp_port}"
 timeout_ms = 5000
@@ -88,7 +93,7 @@ backoff_max_ms = 400
         );
         std::fs::write(dir.join("edigate.toml"), config).unwrap();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        Harness { dir, port, erp_port, sftp_port, gateway: None, erp: None, client }
+        Harness { dir, port, erp_port, sftp_port, as2_port, gateway: None, erp: None, client }
     }
 
     pub fn url(&self, path: &str) -> String {

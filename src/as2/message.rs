@@ -1,0 +1,302 @@
+//! An inbound AS2 message unwrapped layer by layer (encryption, signature, compression, in whatever
+//! order the partner applied them), and the MDN that answers it. No HTTP, no journal.
+
+use super::mime::{split_multipart, ContentType, Entity, MimeError};
+use super::smime::{self, DigestAlg, Identity, SmimeError};
+use cms::cert::x509::Certificate;
+
+/// What the profile asks of a partner's messages, and what the message asked of us.
+pub struct Expect {
+    pub signed: bool,
+    pub encrypted: bool,
+    /// `signed-receipt-micalg` of `Disposition-Notification-Options`.
+    pub mic_alg: Option<DigestAlg>,
+    /// Largest payload (after decompression).
+    pub max_size: usize,
+}
+
+/// The MIC returned in `Received-Content-MIC`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mic {
+    pub base64: String,
+    pub alg: DigestAlg,
+}
+
+impl Mic {
+    fn of(bytes: &[u8], alg: DigestAlg) -> Mic {
+        use base64::Engine;
+        Mic { base64: base64::engine::general_purpose::STANDARD.encode(alg.digest(bytes)), alg }
+    }
+}
+
+/// The payload and what protected it.
+#[derive(Debug)]
+pub struct Received {
+    pub payload: Vec<u8>,
+    pub content_type: String,
+    pub filename: Option<String>,
+    pub encrypted: bool,
+    pub signed: Option<DigestAlg>,
+    pub compressed: bool,
+    pub mic: Mic,
+}
+
+/// Why a message was not accepted: the MDN's error word, and the detail for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    DecryptionFailed,
+    AuthenticationFailed,
+    IntegrityCheckFailed,
+    DecompressionFailed,
+    InsufficientMessageSecurity,
+    UnexpectedProcessingError,
+}
+
+impl FailureKind {
+    /// The word after `processed/error:` (RFC 4130 section 7.4.3, RFC 5402).
+    pub fn word(self) -> &'static str {
+        match self {
+            FailureKind::DecryptionFailed => "decryption-failed",
+            FailureKind::AuthenticationFailed => "authentication-failed",
+            FailureKind::IntegrityCheckFailed => "integrity-check-failed",
+            FailureKind::DecompressionFailed => "decompression-failed",
+            FailureKind::InsufficientMessageSecurity => "insufficient-message-security",
+            FailureKind::UnexpectedProcessingError => "unexpected-processing-error",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.word(), self.detail)
+    }
+}
+
+impl From<SmimeError> for Failure {
+    fn from(e: SmimeError) -> Failure {
+        let kind = match e {
+            SmimeError::Decryption(_) => FailureKind::DecryptionFailed,
+            SmimeError::Authentication(_) => FailureKind::AuthenticationFailed,
+            SmimeError::Integrity => FailureKind::IntegrityCheckFailed,
+            SmimeError::Decompression(_) => FailureKind::DecompressionFailed,
+            SmimeError::Malformed(_) => FailureKind::UnexpectedProcessingError,
+        };
+        Failure { kind, detail: e.to_string() }
+    }
+}
+
+impl From<MimeError> for Failure {
+    fn from(e: MimeError) -> Failure {
+        Failure { kind: FailureKind::UnexpectedProcessingError, detail: format!("MIME: {e}") }
+    }
+}
+
+/// Unwraps a message: `entity` is the outermost MIME entity (the HTTP headers and body).
+pub fn unwrap(entity: &[u8], us: &Identity, certs: &[Certificate], expect: &Expect) -> Result<Received, Failure> {
+    let mut cur = entity.to_vec();
+    let (mut encrypted, mut signed, mut compressed) = (false, None, false);
+    let mut mic: Option<Mic> = None;
+    let mic_alg = expect.mic_alg.unwrap_or(DigestAlg::Sha256);
+    for _ in 0..8 {
+        let e = Entity::parse(&cur)?;
+        let ct = e.content_type();
+        if ct.is("application/pkcs7-mime") || ct.is("application/x-pkcs7-mime") {
+            let der = e.decoded().map_err(|e| Failure { kind: FailureKind::DecryptionFailed, detail: format!("the S/MIME body does not decode: {e}") })?;
+            let compressed_layer = ct.param("smime-type").is_some_and(|t| t.eq_ignore_ascii_case("compressed-data"));
+            if compressed_layer {
+                cur = smime::decompress(&der, expect.max_size.saturating_add(64 * 1024))?;
+                compressed = true;
+            } else {
+                cur = smime::decrypt(&der, us)?;
+                encrypted = true;
+                if Entity::parse(&cur).is_err() {
+                    return Err(Failure { kind: FailureKind::DecryptionFailed, detail: "the decrypted content is no MIME entity (a wrong key or altered ciphertext)".into() });
+                }
+                // Unsigned and encrypted: the MIC is over the decrypted entity (RFC 4130 7.3.1).
+                if signed.is_none() && mic.is_none() {
+                    mic = Some(Mic::of(&cur, mic_alg));
+                }
+            }
+            continue;
+        }
+        if ct.is("multipart/signed") {
+            let boundary = ct.param("boundary").ok_or_else(|| MimeError::NoBoundary(String::new()))?;
+            let parts = split_multipart(e.body, boundary)?;
+            if parts.len() != 2 {
+                return Err(MimeError::SignedParts(parts.len()).into());
+            }
+            // A signature that cannot even be read authenticates nothing.
+            let unreadable = |e: MimeError| Failure { kind: FailureKind::AuthenticationFailed, detail: format!("the signature part does not decode: {e}") };
+            let sig = Entity::parse(parts[1]).map_err(unreadable)?.decoded().map_err(unreadable)?;
+            let alg = smime::verify_detached(parts[0], &sig, certs)?;
+            // The MIC is over the signed part as it was sent: headers, blank line, body.
+            mic = Some(Mic::of(parts[0], expect.mic_alg.unwrap_or(alg)));
+            signed = Some(alg);
+            cur = parts[0].to_vec();
+            continue;
+        }
+        let payload = e.decoded()?;
+        if payload.len() > expect.max_size {
+            return Err(Failure { kind: FailureKind::UnexpectedProcessingError, detail: format!("payload of {} bytes is over the limit of {} bytes", payload.len(), expect.max_size) });
+        }
+        if expect.encrypted && !encrypted {
+            return Err(Failure { kind: FailureKind::InsufficientMessageSecurity, detail: "the partner's profile requires encrypted messages; this one was not".into() });
+        }
+        if expect.signed && signed.is_none() {
+            return Err(Failure { kind: FailureKind::InsufficientMessageSecurity, detail: "the partner's profile requires signed messages; this one was not".into() });
+        }
+        // Neither signed nor encrypted: the MIC is over the content alone.
+        let mic = mic.unwrap_or_else(|| Mic::of(&payload, mic_alg));
+        return Ok(Received { payload, content_type: ct.mime.clone(), filename: e.filename(), encrypted, signed, compressed, mic });
+    }
+    Err(Failure { kind: FailureKind::UnexpectedProcessingError, detail: "more than 8 nested S/MIME layers".into() })
+}
+
+/// What an MDN says.
+pub struct MdnFields<'a> {
+    /// Our AS2 id (`Original-Recipient`, `Final-Recipient`, `AS2-From`).
+    pub us: &'a str,
+    pub original_message_id: &'a str,
+    pub outcome: Result<(), FailureKind>,
+    pub mic: Option<&'a Mic>,
+    /// The human-readable part.
+    pub text: String,
+}
+
+/// An MDN as an HTTP body with its `Content-Type`: a `multipart/report`, inside a `multipart/signed`
+/// when `sign` is given.
+pub fn render_mdn(m: &MdnFields<'_>, sign: Option<(&Identity, DigestAlg)>) -> Result<(String, Vec<u8>), SmimeError> {
+    let inner = boundary();
+    let disposition = match m.outcome {
+        Ok(()) => "automatic-action/MDN-sent-automatically; processed".to_string(),
+        Err(k) => format!("automatic-action/MDN-sent-automatically; processed/error: {}", k.word()),
+    };
+    let mut report = format!(
+        "--{inner}\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n{}\r\n--{inner}\r\nContent-Type: message/disposition-notification\r\nContent-Transfer-Encoding: 7bit\r\n\r\nReporting-UA: edigate/{}\r\nOriginal-Recipient: rfc822; {us}\r\nFinal-Recipient: rfc822; {us}\r\nOriginal-Message-ID: <{}>\r\nDisposition: {disposition}\r\n",
+        m.text.replace('\n', "\r\n").replace("\r\r\n", "\r\n"),
+        env!("CARGO_PKG_VERSION"),
+        m.original_message_id.trim_matches(['<', '>']),
+        us = m.us,
+    );
+    if let Some(mic) = m.mic {
+        report.push_str(&format!("Received-Content-MIC: {}, {}\r\n", mic.base64, mic.alg.name()));
+    }
+    report.push_str(&format!("\r\n--{inner}--\r\n"));
+    let report_type = format!("multipart/report; report-type=disposition-notification; boundary=\"{inner}\"");
+    let Some((us, alg)) = sign else { return Ok((report_type, report.into_bytes())) };
+    let part = format!("Content-Type: {report_type}\r\n\r\n{report}");
+    let sig = smime::sign_detached(part.as_bytes(), us, alg)?;
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(sig);
+    let lines: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    let outer = boundary();
+    let body = format!(
+        "--{outer}\r\n{part}\r\n--{outer}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"; smime-type=signed-data\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n{}\r\n--{outer}--\r\n",
+        lines.join("\r\n")
+    );
+    let ct = ContentType {
+        mime: "multipart/signed".into(),
+        params: vec![("protocol".into(), "application/pkcs7-signature".into()), ("micalg".into(), alg.name().into()), ("boundary".into(), outer)],
+    };
+    Ok((ct.to_string(), body.into_bytes()))
+}
+
+fn boundary() -> String {
+    format!("----=_edigate_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(who: &str) -> Identity {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/as2");
+        Identity {
+            key: smime::load_private_key(&std::fs::read(dir.join(format!("{who}.key.pem"))).unwrap()).unwrap(),
+            cert: smime::load_certificates(&std::fs::read(dir.join(format!("{who}.cert.pem"))).unwrap()).unwrap().remove(0),
+        }
+    }
+
+    /// A message as a partner builds it: compress, sign, encrypt, each optional.
+    fn build(payload: &[u8], from: &Identity, to: &Identity, compress: bool, sign: Option<DigestAlg>, cipher: Option<smime::Cipher>) -> Vec<u8> {
+        use base64::Engine;
+        let mut entity = [b"Content-Type: application/edi-x12\r\nContent-Disposition: attachment; filename=\"po.edi\"\r\n\r\n".as_slice(), payload].concat();
+        if compress {
+            let der = smime::compress(&entity).unwrap();
+            entity = [b"Content-Type: application/pkcs7-mime; smime-type=compressed-data; name=smime.p7z\r\nContent-Transfer-Encoding: binary\r\n\r\n".as_slice(), &der].concat();
+        }
+        if let Some(alg) = sign {
+            let sig = base64::engine::general_purpose::STANDARD.encode(smime::sign_detached(&entity, from, alg).unwrap());
+            let mut body = b"--sig\r\n".to_vec();
+            body.extend_from_slice(&entity);
+            body.extend_from_slice(format!("\r\n--sig\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n{sig}\r\n--sig--\r\n").as_bytes());
+            entity = [format!("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={}; boundary=\"sig\"\r\n\r\n", alg.name()).as_bytes(), &body].concat();
+        }
+        if let Some(c) = cipher {
+            let der = smime::encrypt(&entity, &to.cert, c).unwrap();
+            entity = [b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\nContent-Transfer-Encoding: binary\r\n\r\n".as_slice(), &der].concat();
+        }
+        entity
+    }
+
+    #[test]
+    fn every_layer_order_unwraps_with_the_right_mic() {
+        let (us, partner) = (identity("edigate"), identity("partner"));
+        let payload = b"ISA*00*...~IEA*1*000000001~\r\n";
+        for compress in [false, true] {
+            for sign in [None, Some(DigestAlg::Sha1), Some(DigestAlg::Sha256), Some(DigestAlg::Sha384), Some(DigestAlg::Sha512)] {
+                for cipher in [None, Some(smime::Cipher::Aes128Cbc), Some(smime::Cipher::Aes192Cbc), Some(smime::Cipher::Aes256Cbc), Some(smime::Cipher::TripleDesCbc)] {
+                    let msg = build(payload, &partner, &us, compress, sign, cipher);
+                    let expect = Expect { signed: false, encrypted: false, mic_alg: Some(DigestAlg::Sha256), max_size: 1 << 20 };
+                    let got = unwrap(&msg, &us, std::slice::from_ref(&partner.cert), &expect).unwrap_or_else(|e| panic!("{compress} {sign:?} {cipher:?}: {e}"));
+                    assert_eq!(got.payload, payload);
+                    assert_eq!(got.filename.as_deref(), Some("po.edi"));
+                    assert_eq!((got.compressed, got.signed, got.encrypted), (compress, sign, cipher.is_some()));
+                    assert_eq!(got.mic.alg, DigestAlg::Sha256);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tampering_wrong_keys_and_missing_protection_fail_with_the_mdn_words() {
+        let (us, partner) = (identity("edigate"), identity("partner"));
+        let expect = Expect { signed: true, encrypted: true, mic_alg: None, max_size: 1 << 20 };
+        let certs = std::slice::from_ref(&partner.cert);
+        // Signed with a key that is not the partner's.
+        let msg = build(b"data", &us, &us, false, Some(DigestAlg::Sha256), Some(smime::Cipher::Aes256Cbc));
+        assert_eq!(unwrap(&msg, &us, certs, &expect).unwrap_err().kind, FailureKind::AuthenticationFailed);
+        // Encrypted for someone else.
+        let msg = build(b"data", &partner, &partner, false, Some(DigestAlg::Sha256), Some(smime::Cipher::Aes256Cbc));
+        assert_eq!(unwrap(&msg, &us, certs, &expect).unwrap_err().kind, FailureKind::DecryptionFailed);
+        // A byte of the signed content changed.
+        let msg = build(b"data to sign", &partner, &us, false, Some(DigestAlg::Sha256), None);
+        let tampered = String::from_utf8_lossy(&msg).replace("data to sign", "data to sigN").into_bytes();
+        let e = unwrap(&tampered, &us, certs, &Expect { encrypted: false, ..expect }).unwrap_err();
+        assert_eq!(e.kind, FailureKind::IntegrityCheckFailed, "{e}");
+        // Not encrypted, though the profile requires it.
+        let msg = build(b"data", &partner, &us, false, Some(DigestAlg::Sha256), None);
+        let e = unwrap(&msg, &us, certs, &Expect { signed: true, encrypted: true, mic_alg: None, max_size: 1 << 20 }).unwrap_err();
+        assert_eq!(e.kind, FailureKind::InsufficientMessageSecurity);
+    }
+
+    #[test]
+    fn a_signed_mdn_verifies_over_its_first_part() {
+        let us = identity("edigate");
+        let mic = Mic::of(b"x", DigestAlg::Sha256);
+        let m = MdnFields { us: "edigate", original_message_id: "<abc@partner>", outcome: Ok(()), mic: Some(&mic), text: "The message was received.".into() };
+        let (ct, body) = render_mdn(&m, Some((&us, DigestAlg::Sha256))).unwrap();
+        let ct = ContentType::parse(&ct);
+        let parts = split_multipart(&body, ct.param("boundary").unwrap()).unwrap();
+        let sig = Entity::parse(parts[1]).unwrap().decoded().unwrap();
+        assert_eq!(smime::verify_detached(parts[0], &sig, std::slice::from_ref(&us.cert)).unwrap(), DigestAlg::Sha256);
+        let text = String::from_utf8_lossy(parts[0]);
+        assert!(text.contains("Original-Message-ID: <abc@partner>") && text.contains(&format!("Received-Content-MIC: {}, sha-256", mic.base64)), "{text}");
+    }
+}

@@ -6,7 +6,11 @@ computed when signing). Prints one JSON line: the HTTP status, the MDN's status 
 
   python3 partner.py --url URL --payload FILE --partner-key PEM --our-cert PEM
       [--sign sha256] [--encrypt aes_256_cbc] [--compress] [--mdn sync|async|none] [--signed-mdn]
-      [--message-id ID] [--as2-from ID] [--as2-to ID] [--tamper]
+      [--message-id ID] [--as2-from ID] [--as2-to ID] [--tamper payload|cipher]
+
+With --batch, messages are read from standard input instead, one JSON object per line with the same
+names (payload, sign, encrypt, compress, mdn, signed_mdn, message_id, as2_from, as2_to, tamper), and
+one JSON line is printed per message: pyas2lib is loaded once.
 """
 
 import argparse
@@ -20,33 +24,15 @@ import urllib.request
 from pyas2lib import Message, Mdn, Organization, Partner
 
 
-def main():
-    a = argparse.ArgumentParser()
-    a.add_argument("--url", required=True)
-    a.add_argument("--payload", required=True)
-    a.add_argument("--partner-key", required=True, help="PEM with the partner's key and certificate")
-    a.add_argument("--our-cert", required=True, help="the gateway's certificate (PEM)")
-    a.add_argument("--sign", default=None)
-    a.add_argument("--encrypt", default=None)
-    a.add_argument("--compress", action="store_true")
-    a.add_argument("--mdn", default="sync", choices=["sync", "async", "none"])
-    a.add_argument("--signed-mdn", action="store_true")
-    a.add_argument("--message-id", default=None)
-    a.add_argument("--as2-from", default="globex")
-    a.add_argument("--as2-to", default="edigate")
-    a.add_argument("--tamper", choices=["payload", "cipher"], default=None,
-                   help="after building, change the payload's text (signed, not encrypted) or the ciphertext's last block")
-    a.add_argument("--content-type", default="application/edi-x12")
-    args = a.parse_args()
-
-    key = open(args.partner_key, "rb").read()
-    ours = open(args.our_cert, "rb").read()
-    payload = open(args.payload, "rb").read()
-
+def send(url, key, ours, o):
+    """Builds, posts and checks one message; returns what happened."""
+    payload = open(o["payload"], "rb").read()
+    mdn_mode = o.get("mdn", "sync")
     mdn_server = None
     received = {}
-    if args.mdn == "async":
-        done = threading.Event()
+    done = threading.Event()
+    mdn_url = None
+    if mdn_mode == "async":
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -63,61 +49,95 @@ def main():
         mdn_server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=mdn_server.serve_forever, daemon=True).start()
         mdn_url = f"http://127.0.0.1:{mdn_server.server_port}/mdn"
-    else:
-        mdn_url = None
 
-    org = Organization(as2_name=args.as2_from, sign_key=key, sign_key_pass=None, mdn_url=mdn_url)
+    sign = o.get("sign")
+    org = Organization(as2_name=o.get("as2_from", "globex"), sign_key=key, sign_key_pass=None, mdn_url=mdn_url)
     partner = Partner(
-        as2_name=args.as2_to,
+        as2_name=o.get("as2_to", "edigate"),
         verify_cert=ours,
         encrypt_cert=ours,
         validate_certs=False,
-        sign=bool(args.sign),
-        digest_alg=args.sign or "sha256",
-        encrypt=bool(args.encrypt),
-        enc_alg=args.encrypt or "aes_256_cbc",
-        compress=args.compress,
-        mdn_mode=None if args.mdn == "none" else args.mdn.upper(),
-        mdn_digest_alg=(args.sign or "sha256") if args.signed_mdn else None,
+        sign=bool(sign),
+        digest_alg=sign or "sha256",
+        encrypt=bool(o.get("encrypt")),
+        enc_alg=o.get("encrypt") or "aes_256_cbc",
+        compress=bool(o.get("compress")),
+        mdn_mode=None if mdn_mode == "none" else mdn_mode.upper(),
+        mdn_digest_alg=(sign or "sha256") if o.get("signed_mdn") else None,
     )
     msg = Message(sender=org, receiver=partner)
-    msg.build(payload, filename="payload.edi", content_type=args.content_type, message_id=args.message_id)
+    msg.build(payload, filename="payload.edi", content_type=o.get("content_type", "application/edi-x12"), message_id=o.get("message_id"))
     body = msg.content
-    if args.tamper == "payload":
+    if o.get("tamper") == "payload":
         assert b"BSN|" in body, "tamper=payload needs a signed, unencrypted 856 (Globex sample)"
         body = body.replace(b"BSN|", b"BSX|", 1)
-    elif args.tamper == "cipher":
+    elif o.get("tamper") == "cipher":
         body = bytearray(body)
         body[-5] ^= 0x01
         body = bytes(body)
 
-    req = urllib.request.Request(args.url, data=body, method="POST")
+    req = urllib.request.Request(url, data=body, method="POST")
     for k, v in msg.headers.items():
         req.add_header(k, v)
     try:
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=60) as r:
             status, rbody, rheaders = r.status, r.read(), r.headers
     except urllib.error.HTTPError as e:
         status, rbody, rheaders = e.code, e.read(), e.headers
     out = {"http": status, "message_id": msg.message_id, "mic": msg.mic.decode() if msg.mic else None}
-    if status == 200 and args.mdn != "none":
-        if args.mdn == "async":
-            done.wait(15)
+    if status == 200 and mdn_mode != "none":
+        if mdn_mode == "async":
+            done.wait(30)
             raw = received.get("raw")
+            out["sync_body"] = len(rbody)
         else:
             head = "".join(f"{k}: {v}\r\n" for k, v in rheaders.items()).encode()
             raw = head + b"\r\n" + rbody
         if raw:
-            mdn = Mdn()
-            st, detail = mdn.parse(raw, lambda mid, rcpt: msg)
-            out.update({"mdn_status": st, "mdn_detail": detail, "mdn_signed": b"multipart/signed" in raw[:2000]})
+            st, detail = Mdn().parse(raw, lambda mid, rcpt: msg)
+            out.update({"mdn_status": st, "mdn_detail": detail, "mdn_signed": b"multipart/signed" in raw[:4000]})
         else:
             out["mdn_status"] = None
     else:
         out["body"] = rbody.decode("utf-8", "replace")[:500]
     if mdn_server:
         mdn_server.shutdown()
-    print(json.dumps(out))
+    return out
+
+
+def main():
+    a = argparse.ArgumentParser()
+    a.add_argument("--url", required=True)
+    a.add_argument("--partner-key", required=True, help="PEM with the partner's key and certificate")
+    a.add_argument("--our-cert", required=True, help="the gateway's certificate (PEM)")
+    a.add_argument("--batch", action="store_true")
+    a.add_argument("--payload")
+    a.add_argument("--sign", default=None)
+    a.add_argument("--encrypt", default=None)
+    a.add_argument("--compress", action="store_true")
+    a.add_argument("--mdn", default="sync", choices=["sync", "async", "none"])
+    a.add_argument("--signed-mdn", action="store_true")
+    a.add_argument("--message-id", default=None)
+    a.add_argument("--as2-from", default="globex")
+    a.add_argument("--as2-to", default="edigate")
+    a.add_argument("--tamper", choices=["payload", "cipher"], default=None)
+    args = a.parse_args()
+    key = open(args.partner_key, "rb").read()
+    ours = open(args.our_cert, "rb").read()
+    if args.batch:
+        for line in sys.stdin:
+            if line.strip():
+                o = json.loads(line)
+                try:
+                    out = send(args.url, key, ours, o)
+                except Exception as e:  # reported, not raised: the test shows which message failed
+                    out = {"error": repr(e)}
+                out["request"] = o
+                print(json.dumps(out), flush=True)
+        return 0
+    o = {k: v for k, v in vars(args).items() if k not in ("url", "partner_key", "our_cert", "batch")}
+    print(json.dumps(send(args.url, key, ours, o)))
+    return 0
 
 
 if __name__ == "__main__":

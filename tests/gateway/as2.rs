@@ -1,0 +1,181 @@
+//! The AS2 listener with pyas2lib (PyPI) as the partner: every combination of signature digest,
+//! cipher and compression, sync and async MDNs, signed and unsigned; error cases; duplicates.
+
+use crate::harness::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The Globex 856 sample as a new interchange (its own ISA13/GS06), so that each message delivers.
+fn globex_asn(n: u32) -> Vec<u8> {
+    let s = String::from_utf8(sample("samples/x12/004010/856-globex-pick-pack.edi")).unwrap();
+    s.replace("|000004730|", &format!("|{:09}|", 200_000_000 + n))
+        .replace("IEA|1|000004730", &format!("IEA|1|{:09}", 200_000_000 + n))
+        .replace("|4730|X|", &format!("|{n}|X|"))
+        .replace("GE|1|4730", &format!("GE|1|{n}"))
+        .replace("GX-SHP-0098765", &format!("GX-SHP-{n:07}"))
+        .into_bytes()
+}
+
+/// The repository's profiles with Globex's AS2 requirements set as given.
+fn profiles(dir: &Path, require: bool) -> PathBuf {
+    let p = dir.join("profiles");
+    std::fs::create_dir_all(&p).unwrap();
+    for e in std::fs::read_dir(root().join("partner-profiles")).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        // Certificate paths are relative to the profile: point them at the repository's samples.
+        let text = text.replace("\"../samples/as2/", &format!("\"{}/samples/as2/", root().display()));
+        let text = if require { text } else { text.replace("require_signed = false", "").replace("require_encrypted = false", "") };
+        let text = if require { text } else { text.replace("[transport.as2]\n", "[transport.as2]\nrequire_signed = false\nrequire_encrypted = false\n") };
+        std::fs::write(p.join(e.file_name()), text).unwrap();
+    }
+    p
+}
+
+/// Runs pyas2lib over a batch of messages (one JSON object each); one result per message.
+fn partner(h: &Harness, partner_key: &Path, messages: &[Value]) -> Vec<Value> {
+    let mut child = Command::new("python3")
+        .arg(root().join("tests/as2/partner.py"))
+        .args(["--batch", "--url", &format!("http://127.0.0.1:{}/as2", h.as2_port), "--partner-key"])
+        .arg(partner_key)
+        .arg("--our-cert")
+        .arg(root().join("samples/as2/edigate.cert.pem"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for m in messages {
+            writeln!(stdin, "{m}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "pyas2lib partner failed (pip install pyas2lib; see .ci/run):\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let results: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(results.len(), messages.len(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    results
+}
+
+fn key_and_cert(dir: &Path, who: &str) -> PathBuf {
+    let p = dir.join(format!("{who}-keycert.pem"));
+    let pem = [std::fs::read(root().join(format!("samples/as2/{who}.key.pem"))).unwrap(), std::fs::read(root().join(format!("samples/as2/{who}.cert.pem"))).unwrap()].concat();
+    std::fs::write(&p, pem).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_combination_from_pyas2lib_is_delivered_once_with_an_mdn_pyas2lib_accepts() {
+    let work = std::env::temp_dir().join(format!("edigate-as2-{}-{}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(&work).unwrap();
+    let mut h = Harness::new("as2-matrix", Options { profiles_dir: Some(profiles(&work, false)), ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let key = key_and_cert(&work, "partner");
+    let mut messages = Vec::new();
+    let mut n = 0;
+    for sign in [None, Some("sha1"), Some("sha256"), Some("sha384"), Some("sha512")] {
+        for encrypt in [None, Some("aes_128_cbc"), Some("aes_192_cbc"), Some("aes_256_cbc"), Some("tripledes_192_cbc")] {
+            for compress in [false, true] {
+                for mdn in ["sync", "async"] {
+                    for signed_mdn in [true, false] {
+                        n += 1;
+                        let payload = work.join(format!("asn-{n}.edi"));
+                        std::fs::write(&payload, globex_asn(n)).unwrap();
+                        messages.push(json!({ "payload": payload, "sign": sign, "encrypt": encrypt, "compress": compress, "mdn": mdn, "signed_mdn": signed_mdn }));
+                    }
+                }
+            }
+        }
+    }
+    let results = partner(&h, &key, &messages);
+    for r in &results {
+        assert_eq!(r["http"], 200, "{r}");
+        // pyas2lib's own check of our MDN: signature with our certificate, MIC equal to its own.
+        assert_eq!(r["mdn_status"], "processed", "{r}\n{}", h.log());
+        assert_eq!(r["mdn_signed"], r["request"]["signed_mdn"], "{r}");
+        if r["request"]["mdn"] == "async" {
+            assert_eq!(r["sync_body"], 0, "an asynchronous MDN is not in the response: {r}");
+        }
+    }
+    let delivered = h.wait_delivered(messages.len(), Duration::from_secs(120)).await;
+    assert_eq!(delivered.len(), messages.len(), "each message delivered exactly once");
+    let mut numbers: Vec<String> = delivered.iter().map(order_number).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), messages.len());
+    let intakes = h.get_json("/api/v1/intakes?limit=1000").await;
+    assert!(intakes.as_array().unwrap().iter().all(|i| i["channel"] == "as2" && i["partner"] == "globex"));
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_get_the_right_mdn_or_http_error_nothing_is_delivered_and_duplicates_are_answered_again() {
+    let work = std::env::temp_dir().join(format!("edigate-as2-err-{}-{}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(&work).unwrap();
+    let mut h = Harness::new("as2-errors", Options { profiles_dir: Some(profiles(&work, true)), ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let (key, wrong) = (key_and_cert(&work, "partner"), key_and_cert(&work, "edigate"));
+    let payload = |n: u32| {
+        let p = work.join(format!("asn-{n}.edi"));
+        std::fs::write(&p, globex_asn(n)).unwrap();
+        p
+    };
+    let good = |n: u32| json!({ "payload": payload(n), "sign": "sha256", "encrypt": "aes_256_cbc", "signed_mdn": true });
+    let mut tampered_payload = good(2);
+    tampered_payload["encrypt"] = Value::Null;
+    tampered_payload["tamper"] = json!("payload");
+    let cases = vec![
+        (json!({ "payload": payload(1), "sign": "sha256", "encrypt": "aes_256_cbc", "signed_mdn": true, "tamper": "cipher" }), "decryption-failed"),
+        (tampered_payload, "integrity-check-failed"),
+        (json!({ "payload": payload(3), "encrypt": "aes_256_cbc", "signed_mdn": true }), "insufficient-message-security"),
+        (json!({ "payload": payload(4), "sign": "sha256", "signed_mdn": true }), "insufficient-message-security"),
+    ];
+    let results = partner(&h, &key, &cases.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>());
+    for (r, (_, want)) in results.iter().zip(&cases) {
+        assert_eq!(r["mdn_status"], "processed/error", "{r}");
+        assert_eq!(r["mdn_detail"], *want, "{r}");
+    }
+    // Signed with a key that is not in Globex's profile: authentication-failed.
+    let r = &partner(&h, &wrong, &[good(5)])[0];
+    assert_eq!((r["mdn_status"].as_str(), r["mdn_detail"].as_str()), (Some("processed/error"), Some("authentication-failed")), "{r}");
+    // Unknown AS2-To and AS2-From: refused over HTTP with the reason.
+    let mut to = good(6);
+    to["as2_to"] = json!("someone-else");
+    let mut from = good(7);
+    from["as2_from"] = json!("stranger");
+    let r = partner(&h, &key, &[to, from]);
+    assert_eq!(r[0]["http"], 403, "{}", r[0]);
+    assert!(r[0]["body"].as_str().unwrap().contains("AS2-To \"someone-else\" is not this gateway"), "{}", r[0]);
+    assert_eq!(r[1]["http"], 403);
+    assert!(r[1]["body"].as_str().unwrap().contains("AS2-From \"stranger\" is no partner"), "{}", r[1]);
+
+    // A good message, then the same Message-ID again.
+    // (A partner whose MDN got lost sends the same message again: it gets the same MDN, whose MIC
+    // matches; another message under a used Message-ID gets that first MDN too, which pyas2lib then
+    // flags as not matching its own MIC.)
+    let mut first = good(8);
+    first["message_id"] = json!("same-id-twice");
+    let again = first.clone();
+    let mut other = good(9);
+    other["message_id"] = json!("same-id-twice");
+    let r = partner(&h, &key, &[first, again, other]);
+    assert_eq!(r[0]["mdn_status"], "processed", "{}", r[0]);
+    assert_eq!(r[1]["mdn_status"], "processed", "the same MDN again: {}", r[1]);
+    assert_eq!(r[2]["mdn_status"], "processed/warning", "the first MDN, not a new one: {}", r[2]);
+    let delivered = h.wait_delivered(1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.delivered().len(), 1, "only the first good message is delivered: {delivered:?}");
+    let intakes = h.get_json("/api/v1/intakes?limit=100").await;
+    assert_eq!(intakes.as_array().unwrap().len(), 1, "refused and repeated messages are not inputs: {intakes:#}");
+    let log = h.log();
+    for want in ["decryption-failed", "integrity-check-failed", "insufficient-message-security", "authentication-failed"] {
+        assert!(log.contains(want), "the refusal is logged ({want}):\n{log}");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -217,19 +217,28 @@ mod tests {
 
     fn identity(who: &str) -> Identity {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/as2");
-        Identity {
-            key: smime::load_private_key(&std::fs::read(dir.join(format!("{who}.key.pem"))).unwrap()).unwrap(),
-            cert: smime::load_certificates(&std::fs::read(dir.join(format!("{who}.cert.pem"))).unwrap()).unwrap().remove(0),
-        }
+        Identity::new(
+            smime::load_private_key(&std::fs::read(dir.join(format!("{who}.key.pem"))).unwrap()).unwrap(),
+            smime::load_certificates(&std::fs::read(dir.join(format!("{who}.cert.pem"))).unwrap()).unwrap().remove(0),
+        )
     }
 
     /// A message as a partner builds it: compress, sign, encrypt, each optional.
     fn build(payload: &[u8], from: &Identity, to: &Identity, compress: bool, sign: Option<DigestAlg>, cipher: Option<smime::Cipher>) -> Vec<u8> {
+        build_ordered(payload, from, to, compress, false, sign, cipher)
+    }
+
+    fn compressed(entity: &[u8]) -> Vec<u8> {
+        let der = smime::compress(entity).unwrap();
+        [b"Content-Type: application/pkcs7-mime; smime-type=compressed-data; name=smime.p7z\r\nContent-Transfer-Encoding: binary\r\n\r\n".as_slice(), &der].concat()
+    }
+
+    /// `compress_last`: compress after signing (RFC 5402 allows both orders).
+    fn build_ordered(payload: &[u8], from: &Identity, to: &Identity, compress: bool, compress_last: bool, sign: Option<DigestAlg>, cipher: Option<smime::Cipher>) -> Vec<u8> {
         use base64::Engine;
         let mut entity = [b"Content-Type: application/edi-x12\r\nContent-Disposition: attachment; filename=\"po.edi\"\r\n\r\n".as_slice(), payload].concat();
-        if compress {
-            let der = smime::compress(&entity).unwrap();
-            entity = [b"Content-Type: application/pkcs7-mime; smime-type=compressed-data; name=smime.p7z\r\nContent-Transfer-Encoding: binary\r\n\r\n".as_slice(), &der].concat();
+        if compress && !compress_last {
+            entity = compressed(&entity);
         }
         if let Some(alg) = sign {
             let sig = base64::engine::general_purpose::STANDARD.encode(smime::sign_detached(&entity, from, alg).unwrap());
@@ -237,6 +246,9 @@ mod tests {
             body.extend_from_slice(&entity);
             body.extend_from_slice(format!("\r\n--sig\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n{sig}\r\n--sig--\r\n").as_bytes());
             entity = [format!("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={}; boundary=\"sig\"\r\n\r\n", alg.name()).as_bytes(), &body].concat();
+        }
+        if compress && compress_last {
+            entity = compressed(&entity);
         }
         if let Some(c) = cipher {
             let der = smime::encrypt(&entity, &to.cert, c).unwrap();
@@ -249,10 +261,10 @@ mod tests {
     fn every_layer_order_unwraps_with_the_right_mic() {
         let (us, partner) = (identity("edigate"), identity("partner"));
         let payload = b"ISA*00*...~IEA*1*000000001~\r\n";
-        for compress in [false, true] {
+        for (compress, last) in [(false, false), (true, false), (true, true)] {
             for sign in [None, Some(DigestAlg::Sha1), Some(DigestAlg::Sha256), Some(DigestAlg::Sha384), Some(DigestAlg::Sha512)] {
                 for cipher in [None, Some(smime::Cipher::Aes128Cbc), Some(smime::Cipher::Aes192Cbc), Some(smime::Cipher::Aes256Cbc), Some(smime::Cipher::TripleDesCbc)] {
-                    let msg = build(payload, &partner, &us, compress, sign, cipher);
+                    let msg = build_ordered(payload, &partner, &us, compress, last, sign, cipher);
                     let expect = Expect { signed: false, encrypted: false, mic_alg: Some(DigestAlg::Sha256), max_size: 1 << 20 };
                     let got = unwrap(&msg, &us, std::slice::from_ref(&partner.cert), &expect).unwrap_or_else(|e| panic!("{compress} {sign:?} {cipher:?}: {e}"));
                     assert_eq!(got.payload, payload);

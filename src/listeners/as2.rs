@@ -69,7 +69,7 @@ impl As2 {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
         Ok(As2 {
             pipeline,
-            us: Arc::new(Identity { key, cert }),
+            us: Arc::new(Identity::new(key, cert)),
             id: config.id.clone(),
             peers,
             max_body: config.max_body_bytes,

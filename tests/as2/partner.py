@@ -10,7 +10,8 @@ computed when signing). Prints one JSON line: the HTTP status, the MDN's status 
 
 With --batch, messages are read from standard input instead, one JSON object per line with the same
 names (payload, sign, encrypt, compress, mdn, signed_mdn, message_id, as2_from, as2_to, tamper), and
-one JSON line is printed per message: pyas2lib is loaded once.
+one JSON line is printed per message: pyas2lib is loaded once. A message with "out": PATH is built
+but not sent: PATH.headers.json and PATH.body are written (for benchmarks).
 """
 
 import argparse
@@ -75,6 +76,14 @@ def send(url, key, ours, o):
         body = bytearray(body)
         body[-5] ^= 0x01
         body = bytes(body)
+
+    if o.get("out"):
+        # Built, not sent (benchmarks post them themselves): headers as JSON, body as bytes.
+        with open(o["out"] + ".headers.json", "w") as f:
+            json.dump(dict(msg.headers.items()), f)
+        with open(o["out"] + ".body", "wb") as f:
+            f.write(body)
+        return {"built": o["out"], "mic": msg.mic.decode() if msg.mic else None}
 
     req = urllib.request.Request(url, data=body, method="POST")
     for k, v in msg.headers.items():

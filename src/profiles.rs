@@ -68,6 +68,48 @@ pub struct As2Transport {
     pub require_signed: bool,
     #[serde(default = "yes")]
     pub require_encrypted: bool,
+    /// Send acknowledgments and outbound documents to the partner over AS2; without it they wait in
+    /// its outbox (for SFTP pickup).
+    #[serde(default)]
+    pub send: Option<As2Send>,
+}
+
+/// How we send to an AS2 partner.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct As2Send {
+    /// The partner's AS2 URL (`https://...` or `http://...`).
+    pub url: String,
+    /// Signature digest (`sha1`, `sha256`, `sha384`, `sha512`) or `none`.
+    #[serde(default = "sha256")]
+    pub sign: String,
+    /// Cipher (`aes128-cbc`, `aes192-cbc`, `aes256-cbc`, `3des`) or `none`.
+    #[serde(default = "aes256")]
+    pub encrypt: String,
+    #[serde(default)]
+    pub compress: bool,
+    /// MDN wanted: `sync` (in the HTTP response), `async` (posted to our AS2 URL, `as2.public_url`)
+    /// or `none`.
+    #[serde(default = "sync")]
+    pub mdn: String,
+    #[serde(default = "yes")]
+    pub signed_mdn: bool,
+    /// An MDN not received within this many minutes is overdue (an alert).
+    #[serde(default = "thirty")]
+    pub mdn_within_minutes: u64,
+}
+
+fn sha256() -> String {
+    "sha256".into()
+}
+fn aes256() -> String {
+    "aes256-cbc".into()
+}
+fn sync() -> String {
+    "sync".into()
+}
+fn thirty() -> u64 {
+    30
 }
 
 /// The partner as an SFTP user of our server (`edigate serve`, `[sftp]` in the gateway config).

@@ -57,7 +57,7 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
         initial: Duration::from_millis(config.erp.backoff_initial_ms),
         max: Duration::from_millis(config.erp.backoff_max_ms),
     };
-    let delivery = Delivery::new(journal.clone(), erp, policy, config.erp.concurrency, pipeline.delivery.clone(), notices);
+    let delivery = Delivery::new(journal.clone(), erp, policy, config.erp.concurrency, pipeline.delivery.clone(), notices.clone());
 
     if with_dev_erp {
         let dev = crate::dev_erp::DevErp::new(config.dev_erp.store.clone(), None, None, None)?;
@@ -109,6 +109,19 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
     }
     if config.as2.enabled {
         let as2 = Arc::new(listeners::as2::As2::new(pipeline.clone(), &config.as2)?);
+        let as2_policy = RetryPolicy { max_attempts: u32::MAX, initial: Duration::from_millis(config.erp.backoff_initial_ms), max: Duration::from_millis(config.erp.backoff_max_ms) };
+        if let Some(sender) = crate::delivery::as2::As2Sender::new(
+            journal.clone(),
+            &pipeline.profiles,
+            as2.identity(),
+            &config.as2.id,
+            &config.data_dir,
+            as2_policy,
+            Duration::from_millis(config.intake.poll_ms.max(10)),
+            notices.clone(),
+        )? {
+            tokio::spawn(sender.run(stop_rx.clone()));
+        }
         let partners = as2.partners();
         let app = as2.routes(&config.as2.path);
         let listener = tokio::net::TcpListener::bind(config.as2.listen).await.map_err(|e| anyhow::anyhow!("AS2: cannot listen on {}: {e}", config.as2.listen))?;

@@ -207,6 +207,119 @@ pub fn render_mdn(m: &MdnFields<'_>, sign: Option<(&Identity, DigestAlg)>) -> Re
     Ok((ct.to_string(), body.into_bytes()))
 }
 
+/// How to protect an outbound message.
+#[derive(Clone, Copy, Debug)]
+pub struct Protect {
+    pub sign: Option<DigestAlg>,
+    pub encrypt: Option<smime::Cipher>,
+    pub compress: bool,
+}
+
+/// An outbound message: the top entity's headers (to send as HTTP headers), its body, and the MIC
+/// the partner's MDN must return.
+pub struct Outbound {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub mic: Mic,
+}
+
+/// Builds a message: compress, then sign, then encrypt (each as asked), as pyas2lib and most
+/// implementations do.
+pub fn build(payload: &[u8], content_type: &str, filename: &str, us: &Identity, to: &Certificate, p: Protect) -> Result<Outbound, SmimeError> {
+    let name: String = filename.chars().filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\').collect();
+    let mut entity = [format!("Content-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\r\n").into_bytes(), payload.to_vec()].concat();
+    if p.compress {
+        let der = smime::compress(&entity)?;
+        entity = [b"Content-Type: application/pkcs7-mime; smime-type=compressed-data; name=smime.p7z\r\nContent-Transfer-Encoding: binary\r\nContent-Disposition: attachment; filename=\"smime.p7z\"\r\n\r\n".to_vec(), der].concat();
+    }
+    let mic = match p.sign {
+        Some(alg) => {
+            let mic = Mic::of(&entity, alg);
+            use base64::Engine;
+            let sig = base64::engine::general_purpose::STANDARD.encode(smime::sign_detached(&entity, us, alg)?);
+            let lines: Vec<&str> = sig.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+            let b = boundary();
+            let mut body = format!("--{b}\r\n").into_bytes();
+            body.extend_from_slice(&entity);
+            body.extend_from_slice(format!("\r\n--{b}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"; smime-type=signed-data\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\n\r\n{}\r\n--{b}--\r\n", lines.join("\r\n")).as_bytes());
+            let ct = ContentType { mime: "multipart/signed".into(), params: vec![("protocol".into(), "application/pkcs7-signature".into()), ("micalg".into(), alg.name().into()), ("boundary".into(), b)] };
+            entity = [format!("Content-Type: {ct}\r\n\r\n").into_bytes(), body].concat();
+            mic
+        }
+        // Unsigned: over the content alone, or over the entity that is encrypted (RFC 4130 7.3.1).
+        None if p.encrypt.is_some() => Mic::of(&entity, DigestAlg::Sha256),
+        None => Mic::of(payload, DigestAlg::Sha256),
+    };
+    if let Some(c) = p.encrypt {
+        let der = smime::encrypt(&entity, to, c)?;
+        entity = [b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"\r\nContent-Transfer-Encoding: binary\r\nContent-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n".to_vec(), der].concat();
+    }
+    let e = Entity::parse(&entity).map_err(|e| SmimeError::Malformed(e.to_string()))?;
+    Ok(Outbound { headers: e.headers.clone(), body: e.body.to_vec(), mic })
+}
+
+/// What a partner's MDN says.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MdnReport {
+    pub original_message_id: Option<String>,
+    /// The whole `Disposition` field.
+    pub disposition: String,
+    /// `processed` without error or failure.
+    pub processed: bool,
+    /// `Received-Content-MIC`: the digest (base64) and the algorithm's name as written.
+    pub mic: Option<(String, String)>,
+    /// The MDN was signed, and the signature verified with one of the partner's certificates.
+    pub signed: bool,
+}
+
+/// Reads an MDN (HTTP `Content-Type` and body): its signature is checked when it has one, and
+/// required when `must_be_signed`.
+pub fn read_mdn(content_type: &str, body: &[u8], certs: &[Certificate], must_be_signed: bool) -> Result<MdnReport, Failure> {
+    let mut entity = [format!("Content-Type: {content_type}\r\n\r\n").into_bytes(), body.to_vec()].concat();
+    let mut signed = false;
+    let ct = ContentType::parse(content_type);
+    if ct.is("multipart/signed") {
+        let boundary = ct.param("boundary").ok_or_else(|| MimeError::NoBoundary(String::new()))?;
+        let parts = split_multipart(body, boundary)?;
+        if parts.len() != 2 {
+            return Err(MimeError::SignedParts(parts.len()).into());
+        }
+        let sig = Entity::parse(parts[1])?.decoded()?;
+        smime::verify_detached(parts[0], &sig, certs)?;
+        signed = true;
+        entity = parts[0].to_vec();
+    } else if must_be_signed {
+        return Err(Failure { kind: FailureKind::InsufficientMessageSecurity, detail: format!("a signed MDN was asked for; this one is {}", ct.mime) });
+    }
+    let report = Entity::parse(&entity)?;
+    let rct = report.content_type();
+    if !rct.is("multipart/report") {
+        return Err(Failure { kind: FailureKind::UnexpectedProcessingError, detail: format!("not an MDN: {}", rct.mime) });
+    }
+    let parts = split_multipart(report.body, rct.param("boundary").unwrap_or_default())?;
+    let notification = parts
+        .iter()
+        .filter_map(|p| Entity::parse(p).ok())
+        .find(|e| e.content_type().is("message/disposition-notification"))
+        .ok_or_else(|| Failure { kind: FailureKind::UnexpectedProcessingError, detail: "the MDN has no message/disposition-notification part".into() })?;
+    let body = notification.decoded()?;
+    let fields = super::mime::parse_headers(&body);
+    let field = |n: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+    let disposition = field("disposition").unwrap_or_default();
+    let status = disposition.rsplit(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let mic = field("received-content-mic").map(|m| {
+        let mut it = m.splitn(2, ',');
+        (it.next().unwrap_or_default().trim().to_string(), it.next().unwrap_or_default().trim().to_string())
+    });
+    Ok(MdnReport {
+        original_message_id: field("original-message-id").map(|v| v.trim().trim_matches(['<', '>']).to_string()),
+        processed: status == "processed",
+        disposition,
+        mic,
+        signed,
+    })
+}
+
 fn boundary() -> String {
     format!("----=_edigate_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }

@@ -35,6 +35,8 @@ pub struct Notice {
 pub enum NoticeKind {
     Rejected,
     DeadLetter,
+    /// A file that could not be sent to the partner (SFTP push, AS2: no answer, negative MDN).
+    Transport,
 }
 
 impl NoticeKind {
@@ -42,6 +44,7 @@ impl NoticeKind {
         match self {
             NoticeKind::Rejected => "rejected",
             NoticeKind::DeadLetter => "dead letter",
+            NoticeKind::Transport => "not sent to the partner",
         }
     }
 }

@@ -11,6 +11,7 @@
 //! same on every try and after a restart, so an ERP that honours it (as `dev-erp` does) takes each
 //! document once even when edigate dies between the ERP's answer and recording it.
 
+pub mod as2;
 pub mod email;
 pub mod erp;
 pub mod sftp;
@@ -254,4 +255,17 @@ mod tests {
             assert!(p.delay(1, Some(Duration::from_secs(5))) >= Duration::from_secs(5));
         }
     }
+}
+
+/// Regular files waiting in a partner's outbox (for the SFTP and AS2 senders), by name.
+pub fn outbox_files(dir: &std::path::Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    let mut v: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.ends_with(".tmp"))
+        .collect();
+    v.sort();
+    v
 }

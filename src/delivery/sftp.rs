@@ -86,7 +86,7 @@ impl Pusher {
                 if backoff.get(&t.partner).is_some_and(|(_, at)| Instant::now() < *at) {
                     continue;
                 }
-                let files = pending(&self.outbox.join(&t.partner));
+                let files = super::outbox_files(&self.outbox.join(&t.partner));
                 if files.is_empty() {
                     continue;
                 }
@@ -148,19 +148,6 @@ impl Pusher {
             tracing::error!(partner = %t.partner, file = name, "cannot record the push: {err}");
         }
     }
-}
-
-/// Regular files waiting in an outbox, by name.
-fn pending(dir: &Path) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
-    let mut v: Vec<String> = rd
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.') && !n.ends_with(".tmp"))
-        .collect();
-    v.sort();
-    v
 }
 
 /// Checks the server's key against the pinned ones, and says which key it was when it is none of them.

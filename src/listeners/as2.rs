@@ -82,6 +82,11 @@ impl As2 {
         Router::new().route(path, post(receive)).with_state(self)
     }
 
+    /// Our identity (the sender signs with it too).
+    pub fn identity(&self) -> Arc<Identity> {
+        self.us.clone()
+    }
+
     pub fn partners(&self) -> usize {
         self.peers.len()
     }

@@ -179,3 +179,171 @@ async fn refusals_get_the_right_mdn_or_http_error_nothing_is_delivered_and_dupli
     }
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// pyas2lib's AS2 server (tests/as2/receiver.py), killed when dropped.
+struct Receiver {
+    child: std::process::Child,
+    port: u16,
+    out: PathBuf,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Receiver {
+    fn start(out: &Path, key: &Path, extra: &[&str]) -> Receiver {
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/as2/receiver.py"))
+            .arg("--out")
+            .arg(out)
+            .arg("--key")
+            .arg(key)
+            .arg("--edigate-cert")
+            .arg(root().join("samples/as2/edigate.cert.pem"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("receiver did not start: {line:?}"));
+        Receiver { child, port, out: out.to_path_buf() }
+    }
+
+    fn log(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.out.join("log.jsonl")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+/// Globex's profile as partner `code` (its own X12 id `id`), sending to `url` as `send` says.
+fn sending_profile(dir: &Path, code: &str, id: &str, url: &str, send: &str) {
+    let text = std::fs::read_to_string(root().join("partner-profiles/globex.toml")).unwrap();
+    let text = text
+        .replace("code = \"globex\"", &format!("code = \"{code}\""))
+        .replace("id = \"GLOBEX\"", &format!("id = \"{id}\""))
+        .replace("id = \"globex\"", &format!("id = \"{code}\""))
+        .replace("\"../samples/as2/", &format!("\"{}/samples/as2/", root().display()));
+    let text = text.split("[transport.http]").next().unwrap().to_string()
+        + &text[text.find("[transport.as2]").unwrap()..]
+        + &format!("\n[transport.as2.send]\nurl = \"{url}\"\n{send}\n");
+    std::fs::write(dir.join(format!("{code}.toml")), text).unwrap();
+}
+
+/// The Globex 856 sample as sent by partner X12 id `id`.
+fn asn_from(id: &str, n: u32) -> Vec<u8> {
+    String::from_utf8(globex_asn(n)).unwrap().replace("|GLOBEX         |", &format!("|{id:<15}|")).replace("GS|SH|GLOBEX|", &format!("GS|SH|{id}|")).into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgments_reach_pyas2lib_in_every_combination_and_its_mdns_are_verified() {
+    let work = std::env::temp_dir().join(format!("edigate-as2-send-{}-{}", std::process::id(), fastrand::u32(..)));
+    let profiles = work.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let receiver = Receiver::start(&work.join("received"), &key_and_cert(&work, "partner"), &[]);
+    let url = format!("http://127.0.0.1:{}/as2", receiver.port);
+    let mut partners = Vec::new();
+    let mut k = 0;
+    for sign in ["none", "sha1", "sha256", "sha384", "sha512"] {
+        for encrypt in ["none", "aes128-cbc", "aes192-cbc", "aes256-cbc", "3des"] {
+            for compress in [false, true] {
+                for (mdn, signed_mdn) in [("sync", true), ("sync", false), ("none", false)] {
+                    k += 1;
+                    let (code, id) = (format!("send-{k}"), format!("SEND{k}"));
+                    sending_profile(&profiles, &code, &id, &url, &format!("sign = \"{sign}\"\nencrypt = \"{encrypt}\"\ncompress = {compress}\nmdn = \"{mdn}\"\nsigned_mdn = {signed_mdn}"));
+                    partners.push((code, id, sign, encrypt, compress, mdn, signed_mdn));
+                }
+            }
+        }
+    }
+    let mut h = Harness::new("as2-send", Options { profiles_dir: Some(profiles), ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    // Each partner drops one ASN in its watched directory; the 999 for it goes back over AS2.
+    for (n, (code, id, ..)) in partners.iter().enumerate() {
+        let dir = h.dir.join("data/inbound").join(code);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("asn.edi"), asn_from(id, n as u32 + 1)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    while receiver.log().len() < partners.len() {
+        assert!(std::time::Instant::now() < deadline, "{} of {} received:\n{}", receiver.log().len(), partners.len(), h.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = receiver.log();
+    for (code, _, sign, encrypt, compress, mdn, signed_mdn) in &partners {
+        let archived = h.dir.join("data/archive").join(code);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while files(&archived).is_empty() {
+            assert!(std::time::Instant::now() < deadline, "{code}: not archived; outbox {:?}\n{}", files(&h.outbox(code)), h.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let ack = std::fs::read(archived.join(&files(&archived)[0])).unwrap();
+        // pyas2lib's view of what arrived: protected as the profile says, the payload unchanged.
+        let got = log.iter().find(|l| l["payload"].as_str().is_some_and(|p| std::fs::read(p).ok().as_deref() == Some(&ack[..]))).unwrap_or_else(|| panic!("{code}: not received as sent: {log:?}"));
+        assert_eq!(got["status"], "processed", "{code}: {got}");
+        assert_eq!(got["signed"], *sign != "none", "{code}: {got}");
+        assert_eq!(got["encrypted"], *encrypt != "none", "{code}: {got}");
+        assert_eq!(got["compressed"], *compress, "{code}: {got}");
+        assert_eq!(got["mdn"], *mdn != "none", "{code}: {got}");
+        // Our view: delivered, the MDN verified (when signed) and its MIC ours.
+        let intakes = h.get_json("/api/v1/intakes?limit=1000").await;
+        let intake = intakes.as_array().unwrap().iter().find(|i| i["partner"] == code.as_str()).unwrap()["id"].as_u64().unwrap();
+        let detail = h.get_json(&format!("/api/v1/intakes/{intake}")).await;
+        let sent = &detail["acknowledgments"][0]["sent"][0];
+        assert_eq!(sent["state"], "delivered", "{code}: {detail:#}");
+        let cause = sent["cause"].as_str().unwrap();
+        if *mdn == "sync" {
+            assert!(cause.contains("MDN processed") && cause.contains("matches"), "{code}: {cause}");
+            assert_eq!(cause.contains("signature verified"), *signed_mdn, "{code}: {cause}");
+        }
+    }
+    drop(receiver);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_partner_server_or_a_wrong_mic_is_no_delivery_and_is_retried() {
+    let work = std::env::temp_dir().join(format!("edigate-as2-sendfail-{}-{}", std::process::id(), fastrand::u32(..)));
+    let profiles = work.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let key = key_and_cert(&work, "partner");
+    let down = Receiver::start(&work.join("down"), &key, &["--status", "503"]);
+    let liar = Receiver::start(&work.join("liar"), &key, &["--tamper-mic"]);
+    sending_profile(&profiles, "send-down", "SENDDOWN", &format!("http://127.0.0.1:{}/as2", down.port), "");
+    sending_profile(&profiles, "send-liar", "SENDLIAR", &format!("http://127.0.0.1:{}/as2", liar.port), "signed_mdn = false");
+    let mut h = Harness::new("as2-sendfail", Options { profiles_dir: Some(profiles), ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    for (n, (code, id)) in [("send-down", "SENDDOWN"), ("send-liar", "SENDLIAR")].iter().enumerate() {
+        let dir = h.dir.join("data/inbound").join(code);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("asn.edi"), asn_from(id, n as u32 + 1)).unwrap();
+    }
+    for (code, want) in [("send-down", "HTTP 503"), ("send-liar", "is not ours")] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let events = loop {
+            let intakes = h.get_json("/api/v1/intakes?limit=10").await;
+            if let Some(i) = intakes.as_array().unwrap().iter().find(|i| i["partner"] == code) {
+                let d = h.get_json(&format!("/api/v1/intakes/{}", i["id"])).await;
+                let sent = d["acknowledgments"][0]["sent"].as_array().cloned().unwrap_or_default();
+                if sent.len() >= 2 {
+                    break sent;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "{code}: no retries recorded:\n{}", h.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(events.iter().all(|e| e["state"] == "failed"), "{code}: {events:?}");
+        assert!(events[0]["cause"].as_str().unwrap().contains(want), "{code}: {events:?}");
+        assert_eq!(files(&h.outbox(code)).len(), 1, "{code}: the file waits in the outbox for the next try");
+    }
+    drop((down, liar));
+    let _ = std::fs::remove_dir_all(&work);
+}

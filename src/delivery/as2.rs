@@ -1,0 +1,242 @@
+//! Delivery to partners over AS2 (`[transport.as2.send]` in the profile).
+//!
+//! What the pipeline puts in such a partner's outbox (acknowledgments, outbound documents) is sent,
+//! oldest name first, as an AS2 message: compressed, signed and encrypted as the profile says. A
+//! synchronous MDN is read from the response; its signature is verified with the partner's
+//! certificates and its `Received-Content-MIC` compared with ours. A file counts as delivered only
+//! on a `processed` MDN with the right MIC (or, when no MDN is asked for, an HTTP 2xx): it then moves
+//! to `archive/`, and the MDN is kept in the journal as evidence (`as2-out:PARTNER:MESSAGE-ID`).
+//! Anything else (no answer, HTTP error, negative MDN, bad signature, wrong MIC) is recorded as an
+//! event under `outbound:PARTNER/FILE`, alerted by email when notices are on, and tried again with
+//! backoff. Asynchronous MDNs are not asked for yet.
+
+use super::email::{Notice, NoticeKind};
+use super::RetryPolicy;
+use crate::as2::message::{self, Protect};
+use crate::as2::smime::{self, Cipher, DigestAlg, Identity};
+use crate::journal::{self, Event, Journal, State};
+use crate::profiles::Profiles;
+use cms::cert::x509::Certificate;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+struct Target {
+    partner: String,
+    as2_id: String,
+    url: String,
+    certs: Vec<Certificate>,
+    protect: Protect,
+    mdn: Mdn,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mdn {
+    None,
+    Sync { signed: bool },
+}
+
+/// Sends every AS2 partner's outbox.
+pub struct As2Sender {
+    journal: Arc<dyn Journal>,
+    us: Arc<Identity>,
+    our_id: String,
+    targets: Vec<Target>,
+    outbox: PathBuf,
+    archive: PathBuf,
+    policy: RetryPolicy,
+    poll: Duration,
+    client: reqwest::Client,
+    notices: Option<tokio::sync::mpsc::UnboundedSender<Notice>>,
+}
+
+impl As2Sender {
+    /// The partners with `[transport.as2.send]`; None when there are none.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        journal: Arc<dyn Journal>,
+        profiles: &Profiles,
+        us: Arc<Identity>,
+        our_id: &str,
+        data_dir: &Path,
+        policy: RetryPolicy,
+        poll: Duration,
+        notices: Option<tokio::sync::mpsc::UnboundedSender<Notice>>,
+    ) -> anyhow::Result<Option<As2Sender>> {
+        let mut targets = Vec::new();
+        for p in &profiles.partners {
+            let Some(t) = &p.profile.transport.as2 else { continue };
+            let Some(send) = &t.send else { continue };
+            let at = |what: &str| format!("{}: transport.as2.send.{what}", p.file.path);
+            let sign = match send.sign.as_str() {
+                "none" => None,
+                s => Some(DigestAlg::from_name(s).ok_or_else(|| anyhow::anyhow!("{}: {s:?} (sha1, sha256, sha384, sha512 or none)", at("sign")))?),
+            };
+            let encrypt = match send.encrypt.as_str() {
+                "none" => None,
+                s => Some(Cipher::from_name(s).ok_or_else(|| anyhow::anyhow!("{}: {s:?} (aes128-cbc, aes192-cbc, aes256-cbc, 3des or none)", at("encrypt")))?),
+            };
+            let mdn = match send.mdn.as_str() {
+                "none" => Mdn::None,
+                "sync" => Mdn::Sync { signed: send.signed_mdn },
+                m => anyhow::bail!("{}: {m:?} (sync or none; async MDNs are not supported yet)", at("mdn")),
+            };
+            let base = Path::new(&*p.file.path).parent().map(Path::to_path_buf).unwrap_or_default();
+            let mut certs = Vec::new();
+            for f in &t.certificates {
+                let f = base.join(f);
+                let bytes = std::fs::read(&f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+                certs.extend(smime::load_certificates(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?);
+            }
+            if certs.is_empty() && (encrypt.is_some() || matches!(mdn, Mdn::Sync { signed: true })) {
+                anyhow::bail!("{}: transport.as2.certificates is empty: nothing to encrypt to or to verify MDNs with", p.file.path);
+            }
+            targets.push(Target { partner: p.profile.code.clone(), as2_id: t.id.clone(), url: send.url.clone(), certs, protect: Protect { sign, encrypt, compress: send.compress }, mdn });
+        }
+        if targets.is_empty() {
+            return Ok(None);
+        }
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).connect_timeout(Duration::from_secs(10)).build()?;
+        Ok(Some(As2Sender {
+            journal,
+            us,
+            our_id: our_id.to_string(),
+            targets,
+            outbox: data_dir.join("outbox"),
+            archive: data_dir.join("archive"),
+            policy,
+            poll,
+            client,
+            notices,
+        }))
+    }
+
+    /// Sends until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut backoff: HashMap<String, (u32, Instant)> = HashMap::new();
+        loop {
+            for t in &self.targets {
+                if backoff.get(&t.partner).is_some_and(|(_, at)| Instant::now() < *at) {
+                    continue;
+                }
+                for name in super::outbox_files(&self.outbox.join(&t.partner)) {
+                    match self.send(t, &name).await {
+                        Ok(()) => {
+                            backoff.remove(&t.partner);
+                        }
+                        Err(e) => {
+                            let n = backoff.get(&t.partner).map_or(0, |(n, _)| *n) + 1;
+                            let wait = self.policy.delay(n, None);
+                            tracing::warn!(partner = %t.partner, file = %name, attempt = n, retry_in_ms = wait.as_millis() as u64, "AS2 send failed: {e:#}");
+                            self.note(t, &name, State::Failed, format!("AS2 send to {} failed (try {n}): {e:#}", t.url));
+                            if let Some(tx) = &self.notices {
+                                let _ = tx.send(Notice {
+                                    at: journal::now(),
+                                    partner: t.partner.clone(),
+                                    kind: NoticeKind::Transport,
+                                    subject: format!("AS2 delivery of {name} failed"),
+                                    text: format!("{e:#}"),
+                                    link: format!("outbox file {name}; it is tried again"),
+                                });
+                            }
+                            backoff.insert(t.partner.clone(), (n, Instant::now() + wait));
+                            break;
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            }
+        }
+    }
+
+    async fn send(&self, t: &Target, name: &str) -> anyhow::Result<()> {
+        let local = self.outbox.join(&t.partner).join(name);
+        let payload = tokio::fs::read(&local).await?;
+        let content_type = match payload.trim_ascii_start() {
+            b if b.starts_with(b"ISA") => "application/edi-x12",
+            b if b.starts_with(b"UNA") || b.starts_with(b"UNB") => "application/edifact",
+            _ => "application/edi-consent",
+        };
+        let (us, to, protect) = (self.us.clone(), t.certs.first().cloned(), t.protect);
+        let (payload2, name2) = (payload.clone(), name.to_string());
+        let built = tokio::task::spawn_blocking(move || match to {
+            Some(cert) => message::build(&payload2, content_type, &name2, &us, &cert, protect),
+            None => Err(smime::SmimeError::Malformed("no partner certificate".into())),
+        })
+        .await??;
+        let message_id = format!("{}-{:016x}@{}", journal::now().timestamp_millis(), fastrand::u64(..), self.our_id);
+        let mut req = self
+            .client
+            .post(&t.url)
+            .header("AS2-Version", "1.2")
+            .header("AS2-From", quote(&self.our_id))
+            .header("AS2-To", quote(&t.as2_id))
+            .header("Message-ID", format!("<{message_id}>"))
+            .header("MIME-Version", "1.0")
+            .header("Subject", format!("{name} from {}", self.our_id))
+            .body(built.body);
+        for (k, v) in &built.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Mdn::Sync { signed } = t.mdn {
+            req = req.header("Disposition-Notification-To", format!("edigate@{}", self.our_id));
+            if signed {
+                let alg = t.protect.sign.unwrap_or(DigestAlg::Sha256);
+                req = req.header("Disposition-Notification-Options", format!("signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, {}", alg.name()));
+            }
+        }
+        let started = Instant::now();
+        let resp = req.send().await?;
+        let status = resp.status();
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let body = resp.bytes().await?;
+        if !status.is_success() {
+            anyhow::bail!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+        }
+        let evidence = match t.mdn {
+            Mdn::None => format!("HTTP {status}, no MDN asked for"),
+            Mdn::Sync { signed } => {
+                let report = message::read_mdn(&ct, &body, &t.certs, signed).map_err(|f| anyhow::anyhow!("the MDN does not hold: {f}"))?;
+                // Kept whatever it says: it is the partner's word.
+                let key = format!("as2-out:{}:{message_id}", t.partner);
+                self.journal.put_receipt(&key, &[format!("Content-Type: {ct}\r\n\r\n").into_bytes(), body.to_vec()].concat())?;
+                if !report.processed {
+                    anyhow::bail!("negative MDN: {}", report.disposition);
+                }
+                match &report.mic {
+                    Some((mic, _)) if *mic == built.mic.base64 => {}
+                    Some((mic, alg)) => anyhow::bail!("the MDN's MIC {mic} ({alg}) is not ours ({} {}): the partner did not get what we sent", built.mic.base64, built.mic.alg.name()),
+                    None if t.protect.sign.is_some() => anyhow::bail!("the MDN has no Received-Content-MIC"),
+                    None => {}
+                }
+                format!("MDN processed{}, MIC {} matches; MDN kept as {key}", if report.signed { " (signature verified)" } else { "" }, built.mic.base64)
+            }
+        };
+        let archive = self.archive.join(&t.partner);
+        tokio::fs::create_dir_all(&archive).await?;
+        tokio::fs::rename(&local, archive.join(name)).await?;
+        self.note(t, name, State::Delivered, format!("sent over AS2 to {} as <{message_id}> in {} ms: {evidence}", t.url, started.elapsed().as_millis()));
+        tracing::info!(partner = %t.partner, file = %name, message_id = %message_id, "sent over AS2");
+        Ok(())
+    }
+
+    fn note(&self, t: &Target, name: &str, state: State, cause: String) {
+        let e = Event { at: journal::now(), subject: format!("outbound:{}/{name}", t.partner), state, cause };
+        if let Err(err) = self.journal.record(&e) {
+            tracing::error!(partner = %t.partner, file = name, "cannot record the AS2 send: {err}");
+        }
+    }
+}
+
+fn quote(id: &str) -> String {
+    if id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
+        id.to_string()
+    } else {
+        format!("\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}

@@ -10,6 +10,7 @@
 //! | `GET /api/v1/intakes?limit=` · `GET /api/v1/intakes/{id}` · `GET /api/v1/intakes/{id}/raw` | inputs, one with its history and acknowledgments, its raw bytes |
 //! | `GET /api/v1/acks/{id}` | an acknowledgment's EDI |
 //! | `GET /api/v1/sftp` | the SFTP server's address, host key (and its fingerprint) and users |
+//! | `GET /api/v1/as2` | the AS2 listener, our and the partners' certificates with their expiry (`status`: ok, expiring, expired) |
 //! | `GET /healthz` · `GET /readyz` · `GET /metrics` | liveness, readiness (journal open, recovery done), Prometheus text |
 //!
 //! With `http.operator_token_sha256` set, `/api/v1/` routes other than the intake want
@@ -38,6 +39,16 @@ pub struct Api {
     pub operator_token_sha256: Option<String>,
     /// The SFTP server's address, host key and users, when it runs.
     pub sftp: Option<crate::listeners::sftp::SftpInfo>,
+    /// The AS2 listener and its certificates, when it runs.
+    pub as2: Option<As2Info>,
+}
+
+pub struct As2Info {
+    pub id: String,
+    pub listen: std::net::SocketAddr,
+    pub path: String,
+    pub expiry_warning_days: u64,
+    pub certificates: Vec<crate::listeners::as2::CertInfo>,
 }
 
 pub fn routes(api: Arc<Api>) -> Router {
@@ -52,6 +63,7 @@ pub fn routes(api: Arc<Api>) -> Router {
         .route("/api/v1/intakes/{id}/raw", get(raw))
         .route("/api/v1/acks/{id}", get(ack))
         .route("/api/v1/sftp", get(sftp))
+        .route("/api/v1/as2", get(as2))
         .route_layer(middleware::from_fn_with_state(api.clone(), operator_auth));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -85,6 +97,23 @@ async fn sftp(State(api): State<Arc<Api>>) -> Response {
         Some(info) => Json(info).into_response(),
         None => fail(StatusCode::NOT_FOUND, "the SFTP server is off (sftp.enabled = false)"),
     }
+}
+
+async fn as2(State(api): State<Arc<Api>>) -> Response {
+    let Some(a) = &api.as2 else { return fail(StatusCode::NOT_FOUND, "the AS2 listener is off (as2.enabled = false)") };
+    let certs: Vec<serde_json::Value> = a
+        .certificates
+        .iter()
+        .map(|c| {
+            let left = c.days_left();
+            let status = if left < 0 { "expired" } else if left <= a.expiry_warning_days as i64 { "expiring" } else { "ok" };
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            v["days_left"] = left.into();
+            v["status"] = status.into();
+            v
+        })
+        .collect();
+    Json(serde_json::json!({ "id": a.id, "listen": a.listen, "path": a.path, "expiry_warning_days": a.expiry_warning_days, "certificates": certs })).into_response()
 }
 
 async fn readyz(State(api): State<Arc<Api>>) -> Response {
@@ -259,6 +288,13 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
     let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let _ = writeln!(out, "# HELP edigate_queue_depth Documents waiting for delivery.\n# TYPE edigate_queue_depth gauge\nedigate_queue_depth {depth}");
     let _ = writeln!(out, "# HELP edigate_oldest_undelivered_seconds Age of the oldest document waiting for delivery.\n# TYPE edigate_oldest_undelivered_seconds gauge\nedigate_oldest_undelivered_seconds {oldest}");
+    if let Some(a) = &api.as2 {
+        let _ = writeln!(out, "# HELP edigate_certificate_expiry_timestamp_seconds When each AS2 certificate (ours: owner=\"us\") expires.\n# TYPE edigate_certificate_expiry_timestamp_seconds gauge");
+        for c in &a.certificates {
+            let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(out, "edigate_certificate_expiry_timestamp_seconds{{owner=\"{}\",as2_id=\"{}\",serial=\"{}\"}} {}", label(&c.owner), label(&c.as2_id), label(&c.serial), c.not_after_unix);
+        }
+    }
     let _ = writeln!(out, "# HELP edigate_inputs_total Inputs kept.\n# TYPE edigate_inputs_total counter\nedigate_inputs_total {}", api.pipeline.inputs());
     let _ = writeln!(out, "# HELP edigate_journal_syncs_total Journal syncs (inputs per sync = group commit batching).\n# TYPE edigate_journal_syncs_total counter\nedigate_journal_syncs_total {}", api.pipeline.commit.syncs());
     let _ = writeln!(out, "# TYPE edigate_delivery_attempts_total counter\nedigate_delivery_attempts_total {}", ld(&s.attempts));

@@ -137,7 +137,12 @@ pub struct As2Config {
     /// Our certificate and private key (PEM): partners encrypt to it, our MDNs are signed with it.
     /// The defaults are the development pair in `samples/as2/`.
     pub cert_file: PathBuf,
+    /// PEM (PKCS#8 or PKCS#1), or PKCS#12 (`.p12`, `.pfx`: then the certificate may come from it).
     pub key_file: PathBuf,
+    /// The PKCS#12 file's password.
+    pub key_password: Option<SecretSource>,
+    /// Certificates (ours and the partners') that expire within this many days are warned about.
+    pub expiry_warning_days: u64,
     /// HTTPS with this certificate chain and key (PEM); plain HTTP without them (behind a proxy
     /// that terminates TLS).
     pub tls_cert_file: Option<PathBuf>,
@@ -158,6 +163,8 @@ impl Default for As2Config {
             id: "edigate".into(),
             cert_file: "samples/as2/edigate.cert.pem".into(),
             key_file: "samples/as2/edigate.key.pem".into(),
+            key_password: None,
+            expiry_warning_days: 30,
             tls_cert_file: None,
             tls_key_file: None,
             max_body_bytes: 64 << 20,

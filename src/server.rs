@@ -75,6 +75,8 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
         None
     };
 
+    let as2 = if config.as2.enabled { Some(Arc::new(listeners::as2::As2::new(pipeline.clone(), &config.as2)?)) } else { None };
+
     let api = Arc::new(Api {
         journal: journal.clone(),
         pipeline: pipeline.clone(),
@@ -82,6 +84,13 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
         ready: false.into(),
         operator_token_sha256: config.http.operator_token_sha256.clone(),
         sftp: sftp.as_ref().map(|s| s.info.clone()),
+        as2: as2.as_ref().map(|a| api::As2Info {
+            id: config.as2.id.clone(),
+            listen: config.as2.listen,
+            path: config.as2.path.clone(),
+            expiry_warning_days: config.as2.expiry_warning_days,
+            certificates: a.certificates(),
+        }),
     });
     let limits = listeners::http::Limits {
         max_size: config.http.max_body_bytes,
@@ -107,8 +116,8 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
     if let Some(sftp) = sftp {
         tokio::spawn(sftp.run(stop_rx.clone()));
     }
-    if config.as2.enabled {
-        let as2 = Arc::new(listeners::as2::As2::new(pipeline.clone(), &config.as2)?);
+    if let Some(as2) = as2 {
+        tokio::spawn(listeners::as2::watch_expiry(as2.certificates(), config.as2.expiry_warning_days, stop_rx.clone()));
         let as2_policy = RetryPolicy { max_attempts: u32::MAX, initial: Duration::from_millis(config.erp.backoff_initial_ms), max: Duration::from_millis(config.erp.backoff_max_ms) };
         if let Some(sender) = crate::delivery::as2::As2Sender::new(
             journal.clone(),

@@ -380,6 +380,14 @@ pub fn verify_detached(content: &[u8], signature: &[u8], certs: &[Certificate]) 
     for c in certs {
         if let Ok(k) = public_key(c) {
             if k.verify(alg.pkcs1v15(), &signed, sig).is_ok() {
+                if !valid_now(c) {
+                    return Err(SmimeError::Authentication(format!(
+                        "signed with certificate {} that is not valid now (valid {} to {})",
+                        describe(c),
+                        c.tbs_certificate.validity.not_before,
+                        c.tbs_certificate.validity.not_after
+                    )));
+                }
                 return Ok(alg);
             }
         }
@@ -461,8 +469,52 @@ pub fn compress(content: &[u8]) -> Result<Vec<u8>, SmimeError> {
     wrap(ID_COMPRESSED_DATA, &cd)
 }
 
-/// Reads certificates: PEM (one or more) or DER.
+/// Reads a PKCS#12 file (`.p12`, `.pfx`): its private key (if any) and its certificates.
+pub fn load_pkcs12(bytes: &[u8], password: &str) -> Result<(Option<RsaPrivateKey>, Vec<Certificate>), SmimeError> {
+    use p12_keystore::{KeyStore, KeyStoreEntry, Pkcs12ImportPolicy};
+    use rsa::pkcs8::DecodePrivateKey;
+    let ks = KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Relaxed).map_err(|e| SmimeError::Malformed(format!("PKCS#12: {e}")))?;
+    let (mut key, mut certs) = (None, Vec::new());
+    for (_, entry) in ks.entries() {
+        match entry {
+            KeyStoreEntry::PrivateKeyChain(chain) => {
+                if key.is_none() {
+                    key = Some(RsaPrivateKey::from_pkcs8_der(chain.key().as_der()).map_err(|e| SmimeError::Malformed(format!("PKCS#12 private key: {e}")))?);
+                }
+                for c in chain.certs() {
+                    certs.push(Certificate::from_der(c.as_der()).map_err(malformed)?);
+                }
+            }
+            KeyStoreEntry::Certificate(c) => certs.push(Certificate::from_der(c.as_der()).map_err(malformed)?),
+            KeyStoreEntry::Secret(_) => {}
+        }
+    }
+    Ok((key, certs))
+}
+
+/// When a certificate stops being valid.
+pub fn not_after(cert: &Certificate) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + cert.tbs_certificate.validity.not_after.to_unix_duration()
+}
+
+/// Whether a certificate is valid now (between its not-before and not-after times).
+pub fn valid_now(cert: &Certificate) -> bool {
+    let now = std::time::SystemTime::now();
+    std::time::UNIX_EPOCH + cert.tbs_certificate.validity.not_before.to_unix_duration() <= now && now <= not_after(cert)
+}
+
+/// A certificate as people name it: its subject and serial number.
+pub fn describe(cert: &Certificate) -> String {
+    format!("{} (serial {})", cert.tbs_certificate.subject, cert.tbs_certificate.serial_number)
+}
+
+/// Reads certificates: PEM (one or more), DER, or PKCS#12 without a password.
 pub fn load_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, SmimeError> {
+    if !bytes.starts_with(b"-----") && Certificate::from_der(bytes).is_err() {
+        if let Ok((_, certs)) = load_pkcs12(bytes, "") {
+            return Ok(certs);
+        }
+    }
     use cms::cert::x509::der::DecodePem;
     let text = String::from_utf8_lossy(bytes);
     if text.contains("-----BEGIN CERTIFICATE-----") {

@@ -162,11 +162,17 @@ impl As2Sender {
             b if b.starts_with(b"UNA") || b.starts_with(b"UNB") => "application/edifact",
             _ => "application/edi-consent",
         };
-        let (us, to, protect) = (self.us.clone(), t.certs.first().cloned(), t.protect);
+        // Encrypt to the partner's valid certificate that lasts longest (rollover: the new one wins).
+        let to = t.certs.iter().filter(|c| smime::valid_now(c)).max_by_key(|c| smime::not_after(c)).cloned();
+        if to.is_none() && t.protect.encrypt.is_some() {
+            anyhow::bail!("none of the partner's {} certificate(s) is valid now: nothing to encrypt to", t.certs.len());
+        }
+        let (us, protect) = (self.us.clone(), t.protect);
         let (payload2, name2) = (payload.clone(), name.to_string());
         let built = tokio::task::spawn_blocking(move || match to {
             Some(cert) => message::build(&payload2, content_type, &name2, &us, &cert, protect),
-            None => Err(smime::SmimeError::Malformed("no partner certificate".into())),
+            // Not encrypted: the certificate is not used.
+            None => message::build(&payload2, content_type, &name2, &us, &us.cert, protect),
         })
         .await??;
         let message_id = format!("{}-{:016x}@{}", journal::now().timestamp_millis(), fastrand::u64(..), self.our_id);

@@ -48,12 +48,25 @@ impl As2 {
     /// Our identity and the partners' certificates, read now: a file that does not load stops the start.
     pub fn new(pipeline: Arc<Pipeline>, config: &As2Config) -> anyhow::Result<As2> {
         let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()));
-        let key = smime::load_private_key(&read(&config.key_file)?).map_err(|e| anyhow::anyhow!("as2.key_file {}: {e}", config.key_file.display()))?;
-        let cert = smime::load_certificates(&read(&config.cert_file)?)
-            .map_err(|e| anyhow::anyhow!("as2.cert_file {}: {e}", config.cert_file.display()))?
+        let key_bytes = read(&config.key_file)?;
+        let key_err = |e: smime::SmimeError| anyhow::anyhow!("as2.key_file {}: {e}", config.key_file.display());
+        let (key, from_p12) = if key_bytes.starts_with(b"-----") {
+            (smime::load_private_key(&key_bytes).map_err(key_err)?, vec![])
+        } else {
+            let password = config.key_password.as_ref().map(|s| s.load()).transpose()?;
+            let (key, certs) = smime::load_pkcs12(&key_bytes, password.as_ref().map_or("", |p| p.expose())).map_err(key_err)?;
+            (key.ok_or_else(|| anyhow::anyhow!("as2.key_file {}: no private key in it", config.key_file.display()))?, certs)
+        };
+        // The certificate of that key: from the PKCS#12 file, else cert_file.
+        let public = rsa::RsaPublicKey::from(&key);
+        let candidates = if from_p12.is_empty() { smime::load_certificates(&read(&config.cert_file)?).map_err(|e| anyhow::anyhow!("as2.cert_file {}: {e}", config.cert_file.display()))? } else { from_p12 };
+        let cert = candidates
             .into_iter()
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("as2.cert_file {}: no certificate", config.cert_file.display()))?;
+            .find(|c| smime::public_key(c).is_ok_and(|k| k == public))
+            .ok_or_else(|| anyhow::anyhow!("as2: no certificate for the private key of {} (cert_file {})", config.key_file.display(), config.cert_file.display()))?;
+        if !smime::valid_now(&cert) {
+            tracing::error!(certificate = %smime::describe(&cert), "our AS2 certificate is not valid now: partners will refuse our MDNs and messages");
+        }
         let mut peers = HashMap::new();
         for p in &pipeline.profiles.partners {
             let Some(t) = &p.profile.transport.as2 else { continue };
@@ -80,6 +93,17 @@ impl As2 {
 
     pub fn routes(self: Arc<Self>, path: &str) -> Router {
         Router::new().route(path, post(receive)).with_state(self)
+    }
+
+    /// Every certificate in use, ours first, for the operator API and the metrics.
+    pub fn certificates(&self) -> Vec<CertInfo> {
+        let mut out = vec![CertInfo::of("us", &self.id, &self.us.cert)];
+        let mut peers: Vec<(&String, &Peer)> = self.peers.iter().collect();
+        peers.sort_by_key(|(id, _)| *id);
+        for (id, p) in peers {
+            out.extend(p.certs.iter().map(|c| CertInfo::of(&p.partner, id, c)));
+        }
+        out
     }
 
     /// Our identity (the sender signs with it too).
@@ -282,5 +306,58 @@ fn quote(id: &str) -> String {
         id.to_string()
     } else {
         format!("\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// A certificate as operators see it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CertInfo {
+    /// `us`, or the partner's code.
+    pub owner: String,
+    pub as2_id: String,
+    pub subject: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// Seconds since 1970 when it expires (for the metric).
+    pub not_after_unix: u64,
+}
+
+impl CertInfo {
+    fn of(owner: &str, as2_id: &str, c: &Certificate) -> CertInfo {
+        let v = &c.tbs_certificate.validity;
+        CertInfo {
+            owner: owner.to_string(),
+            as2_id: as2_id.to_string(),
+            subject: c.tbs_certificate.subject.to_string(),
+            serial: c.tbs_certificate.serial_number.to_string(),
+            not_before: v.not_before.to_string(),
+            not_after: v.not_after.to_string(),
+            not_after_unix: v.not_after.to_unix_duration().as_secs(),
+        }
+    }
+
+    /// Days until it expires (negative once expired).
+    pub fn days_left(&self) -> i64 {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+        (self.not_after_unix as i64 - now).div_euclid(86_400)
+    }
+}
+
+/// Logs every certificate that has expired or expires within `days`, now and then once a day.
+pub async fn watch_expiry(certs: Vec<CertInfo>, days: u64, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        for c in &certs {
+            let left = c.days_left();
+            if left < 0 {
+                tracing::error!(owner = %c.owner, as2_id = %c.as2_id, subject = %c.subject, serial = %c.serial, not_after = %c.not_after, "AS2 certificate has expired");
+            } else if left <= days as i64 {
+                tracing::warn!(owner = %c.owner, as2_id = %c.as2_id, subject = %c.subject, serial = %c.serial, not_after = %c.not_after, days_left = left, "AS2 certificate expires soon");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(86_400)) => {}
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+        }
     }
 }

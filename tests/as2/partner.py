@@ -17,6 +17,7 @@ but not sent: PATH.headers.json and PATH.body are written (for benchmarks).
 import argparse
 import http.server
 import json
+import ssl
 import sys
 import threading
 import urllib.error
@@ -25,7 +26,7 @@ import urllib.request
 from pyas2lib import Message, Mdn, Organization, Partner
 
 
-def send(url, key, ours, o):
+def send(url, key, ours, o, ca=None):
     """Builds, posts and checks one message; returns what happened."""
     payload = open(o["payload"], "rb").read()
     mdn_mode = o.get("mdn", "sync")
@@ -89,7 +90,8 @@ def send(url, key, ours, o):
     for k, v in msg.headers.items():
         req.add_header(k, v)
     try:
-        with urllib.request.urlopen(req, timeout=60) as r:
+        context = ssl.create_default_context(cafile=ca) if ca else None
+        with urllib.request.urlopen(req, timeout=60, context=context) as r:
             status, rbody, rheaders = r.status, r.read(), r.headers
     except urllib.error.HTTPError as e:
         status, rbody, rheaders = e.code, e.read(), e.headers
@@ -120,6 +122,7 @@ def main():
     a.add_argument("--partner-key", required=True, help="PEM with the partner's key and certificate")
     a.add_argument("--our-cert", required=True, help="the gateway's certificate (PEM)")
     a.add_argument("--batch", action="store_true")
+    a.add_argument("--ca", default=None, help="trust this CA (PEM) for an https:// URL")
     a.add_argument("--payload")
     a.add_argument("--sign", default=None)
     a.add_argument("--encrypt", default=None)
@@ -138,14 +141,14 @@ def main():
             if line.strip():
                 o = json.loads(line)
                 try:
-                    out = send(args.url, key, ours, o)
+                    out = send(args.url, key, ours, o, args.ca)
                 except Exception as e:  # reported, not raised: the test shows which message failed
                     out = {"error": repr(e)}
                 out["request"] = o
                 print(json.dumps(out), flush=True)
         return 0
-    o = {k: v for k, v in vars(args).items() if k not in ("url", "partner_key", "our_cert", "batch")}
-    print(json.dumps(send(args.url, key, ours, o)))
+    o = {k: v for k, v in vars(args).items() if k not in ("url", "partner_key", "our_cert", "batch", "ca")}
+    print(json.dumps(send(args.url, key, ours, o, args.ca)))
     return 0
 
 

@@ -35,9 +35,14 @@ fn profiles(dir: &Path, require: bool) -> PathBuf {
 
 /// Runs pyas2lib over a batch of messages (one JSON object each); one result per message.
 fn partner(h: &Harness, partner_key: &Path, messages: &[Value]) -> Vec<Value> {
+    partner_at(&format!("http://127.0.0.1:{}/as2", h.as2_port), &[], partner_key, messages)
+}
+
+fn partner_at(url: &str, extra: &[&str], partner_key: &Path, messages: &[Value]) -> Vec<Value> {
     let mut child = Command::new("python3")
         .arg(root().join("tests/as2/partner.py"))
-        .args(["--batch", "--url", &format!("http://127.0.0.1:{}/as2", h.as2_port), "--partner-key"])
+        .args(extra)
+        .args(["--batch", "--url", url, "--partner-key"])
         .arg(partner_key)
         .arg("--our-cert")
         .arg(root().join("samples/as2/edigate.cert.pem"))
@@ -117,7 +122,28 @@ async fn every_combination_from_pyas2lib_is_delivered_once_with_an_mdn_pyas2lib_
 async fn refusals_get_the_right_mdn_or_http_error_nothing_is_delivered_and_duplicates_are_answered_again() {
     let work = std::env::temp_dir().join(format!("edigate-as2-err-{}-{}", std::process::id(), fastrand::u32(..)));
     std::fs::create_dir_all(&work).unwrap();
-    let mut h = Harness::new("as2-errors", Options { profiles_dir: Some(profiles(&work, true)), ..Options::default() });
+    // A partner whose only certificate expired in 2021, and our own identity as a PKCS#12 file with
+    // a password (made by the openssl command line).
+    let expired = expired_identity(&work);
+    let profile_dir = profiles(&work, true);
+    let globex = std::fs::read_to_string(profile_dir.join("globex.toml")).unwrap();
+    let old = globex.replace("code = \"globex\"", "code = \"globex-old\"").replace("id = \"GLOBEX\"", "id = \"GLOBEXOLD\"").replace("id = \"globex\"", "id = \"globex-old\"");
+    let old = old.split("[transport.http]").next().unwrap().to_string() + &format!("[transport.as2]\nid = \"globex-old\"\ncertificates = [\"{}\"]\n", expired.join("exp.pem").display());
+    std::fs::write(profile_dir.join("globex-old.toml"), old).unwrap();
+    let p12 = work.join("edigate.p12");
+    let out = Command::new("openssl")
+        .args(["pkcs12", "-export", "-passout", "pass:p12-secret", "-out"])
+        .arg(&p12)
+        .arg("-inkey")
+        .arg(root().join("samples/as2/edigate.key.pem"))
+        .arg("-in")
+        .arg(root().join("samples/as2/edigate.cert.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(work.join("p12-password"), "p12-secret\n").unwrap();
+    let as2 = format!("key_file = \"{}\"\nkey_password = {{ file = \"{}\" }}\n", p12.display(), work.join("p12-password").display());
+    let mut h = Harness::new("as2-errors", Options { profiles_dir: Some(profile_dir), as2, ..Options::default() });
     h.start_erp(&[]);
     h.start_gateway().await;
     let (key, wrong) = (key_and_cert(&work, "partner"), key_and_cert(&work, "edigate"));
@@ -141,6 +167,18 @@ async fn refusals_get_the_right_mdn_or_http_error_nothing_is_delivered_and_dupli
         assert_eq!(r["mdn_status"], "processed/error", "{r}");
         assert_eq!(r["mdn_detail"], *want, "{r}");
     }
+    // Signed with a certificate that has expired: authentication-failed, and the API says so.
+    let mut exp = good(10);
+    exp["as2_from"] = json!("globex-old");
+    let r = &partner(&h, &expired.join("exp-keycert.pem"), &[exp])[0];
+    assert_eq!((r["mdn_status"].as_str(), r["mdn_detail"].as_str()), (Some("processed/error"), Some("authentication-failed")), "{r}");
+    assert!(h.log().contains("that is not valid now"), "{}", h.log());
+    let info = h.get_json("/api/v1/as2").await;
+    let certs = info["certificates"].as_array().unwrap();
+    assert!(certs.iter().any(|c| c["owner"] == "us" && c["status"] == "ok"), "{info:#}");
+    assert!(certs.iter().any(|c| c["owner"] == "globex-old" && c["status"] == "expired" && c["days_left"].as_i64().unwrap() < -1000), "{info:#}");
+    let (_, metrics) = h.get_bytes("/metrics").await;
+    assert!(String::from_utf8_lossy(&metrics).contains("edigate_certificate_expiry_timestamp_seconds{owner=\"globex-old\",as2_id=\"globex-old\",serial="));
     // Signed with a key that is not in Globex's profile: authentication-failed.
     let r = &partner(&h, &wrong, &[good(5)])[0];
     assert_eq!((r["mdn_status"].as_str(), r["mdn_detail"].as_str()), (Some("processed/error"), Some("authentication-failed")), "{r}");
@@ -345,5 +383,50 @@ async fn a_failing_partner_server_or_a_wrong_mic_is_no_delivery_and_is_retried()
         assert_eq!(files(&h.outbox(code)).len(), 1, "{code}: the file waits in the outbox for the next try");
     }
     drop((down, liar));
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// A key and a certificate valid from 2020 to 2021 only (openssl ca, which can date them).
+fn expired_identity(dir: &Path) -> PathBuf {
+    let d = dir.join("expired-ca");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("index.txt"), "").unwrap();
+    std::fs::write(d.join("serial"), "01\n").unwrap();
+    std::fs::write(
+        d.join("ca.cnf"),
+        "[ca]\ndefault_ca = t\n[t]\ndir = .\ndatabase = ./index.txt\nnew_certs_dir = .\nserial = ./serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(&d).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "exp.key", "-out", "exp.csr", "-subj", "/CN=globex-old expired"]);
+    run(&["ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile", "exp.key", "-in", "exp.csr", "-out", "exp.pem", "-startdate", "20200101000000Z", "-enddate", "20210101000000Z", "-notext"]);
+    let pem = [std::fs::read(d.join("exp.key")).unwrap(), std::fs::read(d.join("exp.pem")).unwrap()].concat();
+    std::fs::write(d.join("exp-keycert.pem"), pem).unwrap();
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_https_with_rustls() {
+    let work = std::env::temp_dir().join(format!("edigate-as2-tls-{}-{}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(&work).unwrap();
+    crate::erp_auth::make_certificates(&work);
+    let as2 = format!("tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n", work.join("server.pem").display(), work.join("server.key").display());
+    let mut h = Harness::new("as2-tls", Options { profiles_dir: Some(profiles(&work, true)), as2, ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let payload = work.join("asn.edi");
+    std::fs::write(&payload, globex_asn(1)).unwrap();
+    let ca = work.join("ca.pem").display().to_string();
+    let r = &partner_at(
+        &format!("https://127.0.0.1:{}/as2", h.as2_port),
+        &["--ca", &ca],
+        &key_and_cert(&work, "partner"),
+        &[json!({ "payload": payload, "sign": "sha256", "encrypt": "aes_256_cbc", "compress": true, "signed_mdn": true })],
+    )[0];
+    assert_eq!((r["http"].as_u64(), r["mdn_status"].as_str()), (Some(200), Some("processed")), "{r}\n{}", h.log());
+    assert_eq!(h.wait_delivered(1, Duration::from_secs(30)).await.len(), 1);
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -40,11 +40,13 @@ pub struct Options {
     pub sftp: String,
     /// Partner profiles other than the repository's.
     pub profiles_dir: Option<PathBuf>,
+    /// More keys for the `[as2]` table (our key and certificate are the samples' unless given).
+    pub as2: String,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None, body_timeout_ms: 60_000, erp_https: false, sftp: String::new(), profiles_dir: None }
+        Options { max_body_bytes: 64 << 20, max_attempts: 100, extra: String::new(), operator_token_sha256: None, body_timeout_ms: 60_000, erp_https: false, sftp: String::new(), profiles_dir: None, as2: String::new() }
     }
 }
 
@@ -69,8 +71,7 @@ listen = "127.0.0.1:{sftp_port}"
 {sftp}
 [as2]
 listen = "127.0.0.1:{as2_port}"
-cert_file = "{root}/samples/as2/edigate.cert.pem"
-key_file = "{root}/samples/as2/edigate.key.pem"
+{as2}
 [erp]
 base_url = "{scheme}://127.0.0.1:{erp_port}"
 timeout_ms = 5000
@@ -88,6 +89,11 @@ backoff_max_ms = 400
             body_timeout = o.body_timeout_ms,
             scheme = if o.erp_https { "https" } else { "http" },
             sftp = o.sftp,
+            as2 = if o.as2.contains("key_file") {
+                o.as2.clone()
+            } else {
+                format!("cert_file = \"{r}/samples/as2/edigate.cert.pem\"\nkey_file = \"{r}/samples/as2/edigate.key.pem\"\n{}", o.as2, r = root().display())
+            },
             profiles = o.profiles_dir.clone().unwrap_or_else(|| root().join("partner-profiles")).display(),
             operator = o.operator_token_sha256.map(|h| format!("operator_token_sha256 = \"{h}\"")).unwrap_or_default(),
         );

@@ -134,6 +134,9 @@ pub struct As2Config {
     pub path: String,
     /// Our AS2 id: messages must be addressed to it (`AS2-To`); MDNs come from it.
     pub id: String,
+    /// Where partners post asynchronous MDNs for what we send (our AS2 URL as they reach it);
+    /// `http://{listen}{path}` when absent.
+    pub public_url: Option<String>,
     /// Our certificate and private key (PEM): partners encrypt to it, our MDNs are signed with it.
     /// The defaults are the development pair in `samples/as2/`.
     pub cert_file: PathBuf,
@@ -161,6 +164,7 @@ impl Default for As2Config {
             listen: ([127, 0, 0, 1], 4080).into(),
             path: "/as2".into(),
             id: "edigate".into(),
+            public_url: None,
             cert_file: "samples/as2/edigate.cert.pem".into(),
             key_file: "samples/as2/edigate.key.pem".into(),
             key_password: None,

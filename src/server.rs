@@ -124,6 +124,7 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
             &pipeline.profiles,
             as2.identity(),
             &config.as2.id,
+            &config.as2.public_url.clone().unwrap_or_else(|| format!("http://{}{}", config.as2.listen, config.as2.path)),
             &config.data_dir,
             as2_policy,
             Duration::from_millis(config.intake.poll_ms.max(10)),

@@ -8,7 +8,10 @@
 //! to `archive/`, and the MDN is kept in the journal as evidence (`as2-out:PARTNER:MESSAGE-ID`).
 //! Anything else (no answer, HTTP error, negative MDN, bad signature, wrong MIC) is recorded as an
 //! event under `outbound:PARTNER/FILE`, alerted by email when notices are on, and tried again with
-//! backoff. Asynchronous MDNs are not asked for yet.
+//! backoff. With `mdn = "async"` the MDN is asked to be posted to our AS2 URL (`as2.public_url`):
+//! the file counts as sent once the partner's server took it (HTTP 2xx), an `as2-wait:MESSAGE-ID`
+//! entry waits for the MDN, which the listener hands to [`take_async_mdn`]; an MDN that has not come
+//! within `mdn_within_minutes` is alerted as overdue.
 
 use super::email::{Notice, NoticeKind};
 use super::RetryPolicy;
@@ -36,6 +39,21 @@ struct Target {
 enum Mdn {
     None,
     Sync { signed: bool },
+    Async { signed: bool, within: Duration },
+}
+
+/// A sent message whose asynchronous MDN has not come yet (`as2-wait:MESSAGE-ID` in the journal).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct AwaitedMdn {
+    pub partner: String,
+    pub file: String,
+    pub message_id: String,
+    pub mic: String,
+    pub signed: bool,
+    pub sent_at: chrono::DateTime<chrono::Utc>,
+    pub due: chrono::DateTime<chrono::Utc>,
+    #[serde(default)]
+    pub overdue_alerted: bool,
 }
 
 /// Sends every AS2 partner's outbox.
@@ -43,6 +61,8 @@ pub struct As2Sender {
     journal: Arc<dyn Journal>,
     us: Arc<Identity>,
     our_id: String,
+    /// Where partners post asynchronous MDNs.
+    public_url: String,
     targets: Vec<Target>,
     outbox: PathBuf,
     archive: PathBuf,
@@ -60,6 +80,7 @@ impl As2Sender {
         profiles: &Profiles,
         us: Arc<Identity>,
         our_id: &str,
+        public_url: &str,
         data_dir: &Path,
         policy: RetryPolicy,
         poll: Duration,
@@ -81,7 +102,8 @@ impl As2Sender {
             let mdn = match send.mdn.as_str() {
                 "none" => Mdn::None,
                 "sync" => Mdn::Sync { signed: send.signed_mdn },
-                m => anyhow::bail!("{}: {m:?} (sync or none; async MDNs are not supported yet)", at("mdn")),
+                "async" => Mdn::Async { signed: send.signed_mdn, within: Duration::from_secs(send.mdn_within_minutes * 60) },
+                m => anyhow::bail!("{}: {m:?} (sync, async or none)", at("mdn")),
             };
             let base = Path::new(&*p.file.path).parent().map(Path::to_path_buf).unwrap_or_default();
             let mut certs = Vec::new();
@@ -90,7 +112,7 @@ impl As2Sender {
                 let bytes = std::fs::read(&f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
                 certs.extend(smime::load_certificates(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?);
             }
-            if certs.is_empty() && (encrypt.is_some() || matches!(mdn, Mdn::Sync { signed: true })) {
+            if certs.is_empty() && (encrypt.is_some() || matches!(mdn, Mdn::Sync { signed: true } | Mdn::Async { signed: true, .. })) {
                 anyhow::bail!("{}: transport.as2.certificates is empty: nothing to encrypt to or to verify MDNs with", p.file.path);
             }
             targets.push(Target { partner: p.profile.code.clone(), as2_id: t.id.clone(), url: send.url.clone(), certs, protect: Protect { sign, encrypt, compress: send.compress }, mdn });
@@ -103,6 +125,7 @@ impl As2Sender {
             journal,
             us,
             our_id: our_id.to_string(),
+            public_url: public_url.to_string(),
             targets,
             outbox: data_dir.join("outbox"),
             archive: data_dir.join("archive"),
@@ -147,9 +170,39 @@ impl As2Sender {
                     }
                 }
             }
+            self.overdue();
             tokio::select! {
                 _ = tokio::time::sleep(self.poll) => {}
                 _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            }
+        }
+    }
+
+    /// Alerts (once each) the asynchronous MDNs that are overdue.
+    fn overdue(&self) {
+        let Ok(waits) = self.journal.receipts("as2-wait:") else { return };
+        let now = journal::now();
+        for (key, bytes) in waits {
+            let Ok(mut w) = serde_json::from_slice::<AwaitedMdn>(&bytes) else { continue };
+            if w.overdue_alerted || w.due > now {
+                continue;
+            }
+            tracing::warn!(partner = %w.partner, file = %w.file, message_id = %w.message_id, due = %w.due, "asynchronous MDN overdue");
+            let e = Event { at: now, subject: format!("outbound:{}/{}", w.partner, w.file), state: State::Failed, cause: format!("the asynchronous MDN for <{}> is overdue (due {})", w.message_id, w.due) };
+            let _ = self.journal.record(&e);
+            if let Some(tx) = &self.notices {
+                let _ = tx.send(Notice {
+                    at: now,
+                    partner: w.partner.clone(),
+                    kind: NoticeKind::Transport,
+                    subject: format!("AS2 MDN overdue for {}", w.file),
+                    text: format!("sent as <{}> at {}; no MDN by {}", w.message_id, w.sent_at, w.due),
+                    link: format!("outbound:{}/{}", w.partner, w.file),
+                });
+            }
+            w.overdue_alerted = true;
+            if let Ok(b) = serde_json::to_vec(&w) {
+                let _ = self.journal.put_receipt(&key, &b);
             }
         }
     }
@@ -189,12 +242,15 @@ impl As2Sender {
         for (k, v) in &built.headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        if let Mdn::Sync { signed } = t.mdn {
+        if let Mdn::Sync { signed } | Mdn::Async { signed, .. } = t.mdn {
             req = req.header("Disposition-Notification-To", format!("edigate@{}", self.our_id));
             if signed {
                 let alg = t.protect.sign.unwrap_or(DigestAlg::Sha256);
                 req = req.header("Disposition-Notification-Options", format!("signed-receipt-protocol=required, pkcs7-signature; signed-receipt-micalg=required, {}", alg.name()));
             }
+        }
+        if let Mdn::Async { .. } = t.mdn {
+            req = req.header("Receipt-Delivery-Option", self.public_url.as_str());
         }
         let started = Instant::now();
         let resp = req.send().await?;
@@ -206,6 +262,21 @@ impl As2Sender {
         }
         let evidence = match t.mdn {
             Mdn::None => format!("HTTP {status}, no MDN asked for"),
+            Mdn::Async { signed, within } => {
+                let now = journal::now();
+                let wait = AwaitedMdn {
+                    partner: t.partner.clone(),
+                    file: name.to_string(),
+                    message_id: message_id.clone(),
+                    mic: built.mic.base64.clone(),
+                    signed,
+                    sent_at: now,
+                    due: now + chrono::Duration::from_std(within).unwrap_or_default(),
+                    overdue_alerted: false,
+                };
+                self.journal.put_receipt(&format!("as2-wait:{message_id}"), &serde_json::to_vec(&wait)?)?;
+                format!("HTTP {status}; the asynchronous MDN is awaited at {} until {}", self.public_url, wait.due)
+            }
             Mdn::Sync { signed } => {
                 let report = message::read_mdn(&ct, &body, &t.certs, signed).map_err(|f| anyhow::anyhow!("the MDN does not hold: {f}"))?;
                 // Kept whatever it says: it is the partner's word.
@@ -226,7 +297,9 @@ impl As2Sender {
         let archive = self.archive.join(&t.partner);
         tokio::fs::create_dir_all(&archive).await?;
         tokio::fs::rename(&local, archive.join(name)).await?;
-        self.note(t, name, State::Delivered, format!("sent over AS2 to {} as <{message_id}> in {} ms: {evidence}", t.url, started.elapsed().as_millis()));
+        // With an asynchronous MDN, delivered is what the MDN will say: until then, sent and waiting.
+        let state = if matches!(t.mdn, Mdn::Async { .. }) { State::Queued } else { State::Delivered };
+        self.note(t, name, state, format!("sent over AS2 to {} as <{message_id}> in {} ms: {evidence}", t.url, started.elapsed().as_millis()));
         tracing::info!(partner = %t.partner, file = %name, message_id = %message_id, "sent over AS2");
         Ok(())
     }
@@ -245,4 +318,41 @@ fn quote(id: &str) -> String {
     } else {
         format!("\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\""))
     }
+}
+
+/// An asynchronous MDN posted to our listener by `partner`: checked against the message that awaits
+/// it (signature when it was asked signed, MIC), kept, and recorded (delivered, or failed with the
+/// reason). Returns what was recorded; an error when it answers nothing we sent (then nothing is kept).
+pub fn take_async_mdn(journal: &dyn Journal, partner: &str, certs: &[Certificate], content_type: &str, body: &[u8]) -> Result<String, String> {
+    let report = message::read_mdn(content_type, body, certs, false).map_err(|f| format!("not a valid MDN: {f}"))?;
+    let original = report.original_message_id.clone().ok_or("the MDN names no Original-Message-ID")?;
+    let key = format!("as2-wait:{original}");
+    let wait: AwaitedMdn = match journal.receipt(&key).map_err(|e| e.to_string())? {
+        Some(b) => serde_json::from_slice(&b).map_err(|e| e.to_string())?,
+        None => return Err(format!("no message of ours awaits an MDN for <{original}>")),
+    };
+    if wait.partner != partner {
+        return Err(format!("the MDN for <{original}> comes from {partner}, not {}", wait.partner));
+    }
+    journal.put_receipt(&format!("as2-out:{partner}:{original}"), &[format!("Content-Type: {content_type}\r\n\r\n").into_bytes(), body.to_vec()].concat()).map_err(|e| e.to_string())?;
+    let subject = format!("outbound:{partner}/{}", wait.file);
+    let verdict = if wait.signed && !report.signed {
+        Err("a signed MDN was asked for; this one is not signed".to_string())
+    } else if !report.processed {
+        Err(format!("negative MDN: {}", report.disposition))
+    } else if report.mic.as_ref().is_some_and(|(m, _)| *m != wait.mic) {
+        Err(format!("the MDN's MIC {} is not ours ({})", report.mic.as_ref().map(|m| m.0.as_str()).unwrap_or_default(), wait.mic))
+    } else {
+        Ok(format!("asynchronous MDN processed{}, MIC {} matches; MDN kept as as2-out:{partner}:{original}", if report.signed { " (signature verified)" } else { "" }, wait.mic))
+    };
+    let (state, cause) = match &verdict {
+        Ok(c) => (State::Delivered, c.clone()),
+        Err(c) => (State::Failed, c.clone()),
+    };
+    if verdict.is_err() {
+        tracing::warn!(partner, file = %wait.file, message_id = %original, "asynchronous MDN does not confirm delivery: {cause}");
+    }
+    journal.record(&Event { at: journal::now(), subject, state, cause: cause.clone() }).map_err(|e| e.to_string())?;
+    journal.remove_receipt(&key).map_err(|e| e.to_string())?;
+    Ok(cause)
 }

@@ -336,6 +336,21 @@ impl Journal for SledJournal {
         Ok(self.receipts.get(key)?.map(|b| b.to_vec()))
     }
 
+    fn receipts(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        self.receipts
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+            })
+            .collect()
+    }
+
+    fn remove_receipt(&self, key: &str) -> Result<()> {
+        self.receipts.remove(key)?;
+        Ok(())
+    }
+
     fn record(&self, e: &Event) -> Result<()> {
         let seq = self.db.generate_id()?;
         self.events.insert(prefixed(&e.subject, &seq.to_be_bytes()), encode(e))?;

@@ -300,6 +300,9 @@ pub trait Journal: Send + Sync + 'static {
     /// Keeps a receipt given to a partner (an AS2 MDN), to give the same one again and as evidence.
     fn put_receipt(&self, key: &str, bytes: &[u8]) -> Result<()>;
     fn receipt(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Receipts whose key starts with `prefix` (pending asynchronous MDNs: `as2-wait:`).
+    fn receipts(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>>;
+    fn remove_receipt(&self, key: &str) -> Result<()>;
 
     fn put_intake(&self, r: &Intake) -> Result<()>;
     fn intake(&self, id: u64) -> Result<Option<Intake>>;

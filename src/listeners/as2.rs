@@ -158,6 +158,23 @@ async fn receive(AxState(s): AxState<Arc<As2>>, headers: HeaderMap, body: Body) 
     let key = format!("as2:{}:{message_id}", peer.partner);
     let journal = s.pipeline.journal.clone();
 
+    // An asynchronous MDN for something we sent.
+    let ct = h("content-type").unwrap_or_default();
+    let lower = ct.to_ascii_lowercase();
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).to_ascii_lowercase();
+    if lower.starts_with("multipart/report") || (lower.starts_with("multipart/signed") && head.contains("multipart/report")) {
+        let (j, partner, certs, body) = (journal.clone(), peer.partner.clone(), peer.certs.clone(), bytes.to_vec());
+        let taken = tokio::task::spawn_blocking(move || crate::delivery::as2::take_async_mdn(&*j, &partner, &certs, &ct, &body)).await;
+        return match taken {
+            Ok(Ok(what)) => {
+                tracing::info!(partner = %peer.partner, message_id = %message_id, "asynchronous MDN taken: {what}");
+                (StatusCode::OK, what).into_response()
+            }
+            Ok(Err(why)) => refuse(StatusCode::BAD_REQUEST, format!("MDN from {}: {why}", peer.partner)),
+            Err(_) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error while reading the MDN".into()),
+        };
+    }
+
     // The same Message-ID again: the same MDN, nothing taken twice.
     match journal.receipt(&key) {
         Ok(Some(mdn)) => {

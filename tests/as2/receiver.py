@@ -26,6 +26,7 @@ def main():
     a.add_argument("--as2-id", default="globex")
     a.add_argument("--status", type=int, default=None, help="answer every message with this HTTP status")
     a.add_argument("--tamper-mic", action="store_true", help="answer with an MDN whose MIC is wrong")
+    a.add_argument("--drop-async-mdn", action="store_true", help="never post asynchronous MDNs")
     args = a.parse_args()
     os.makedirs(args.out, exist_ok=True)
     key = open(args.key, "rb").read()
@@ -68,7 +69,27 @@ def main():
                         "payload": path if status == "processed" else None,
                         "mdn": bool(mdn),
                     }) + "\n")
-            if mdn:
+            if mdn and mdn.mdn_mode == "ASYNC":
+                # Answer now, post the MDN where the message asked, a moment later.
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+                def post(url=mdn.mdn_url, headers=dict(mdn.headers), content=mdn.content):
+                    import time
+                    import urllib.request
+                    time.sleep(0.2)
+                    req = urllib.request.Request(url, data=content, method="POST")
+                    for k, v in headers.items():
+                        req.add_header(k, v)
+                    try:
+                        urllib.request.urlopen(req, timeout=30).read()
+                    except Exception as e:  # the test sees the missing MDN
+                        print(f"async MDN not delivered: {e}", file=sys.stderr)
+
+                if not args.drop_async_mdn:
+                    threading.Thread(target=post, daemon=True).start()
+            elif mdn:
                 content = mdn.content
                 if args.tamper_mic:
                     import re

@@ -291,7 +291,7 @@ async fn acknowledgments_reach_pyas2lib_in_every_combination_and_its_mdns_are_ve
     for sign in ["none", "sha1", "sha256", "sha384", "sha512"] {
         for encrypt in ["none", "aes128-cbc", "aes192-cbc", "aes256-cbc", "3des"] {
             for compress in [false, true] {
-                for (mdn, signed_mdn) in [("sync", true), ("sync", false), ("none", false)] {
+                for (mdn, signed_mdn) in [("sync", true), ("sync", false), ("async", true), ("async", false), ("none", false)] {
                     k += 1;
                     let (code, id) = (format!("send-{k}"), format!("SEND{k}"));
                     sending_profile(&profiles, &code, &id, &url, &format!("sign = \"{sign}\"\nencrypt = \"{encrypt}\"\ncompress = {compress}\nmdn = \"{mdn}\"\nsigned_mdn = {signed_mdn}"));
@@ -333,13 +333,26 @@ async fn acknowledgments_reach_pyas2lib_in_every_combination_and_its_mdns_are_ve
         // Our view: delivered, the MDN verified (when signed) and its MIC ours.
         let intakes = h.get_json("/api/v1/intakes?limit=1000").await;
         let intake = intakes.as_array().unwrap().iter().find(|i| i["partner"] == code.as_str()).unwrap()["id"].as_u64().unwrap();
-        let detail = h.get_json(&format!("/api/v1/intakes/{intake}")).await;
-        let sent = &detail["acknowledgments"][0]["sent"][0];
-        assert_eq!(sent["state"], "delivered", "{code}: {detail:#}");
-        let cause = sent["cause"].as_str().unwrap();
-        if *mdn == "sync" {
+        // (An asynchronous MDN comes a moment after the message: sent, then delivered.)
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let sent = loop {
+            let detail = h.get_json(&format!("/api/v1/intakes/{intake}")).await;
+            let sent = detail["acknowledgments"][0]["sent"].as_array().cloned().unwrap_or_default();
+            if sent.last().is_some_and(|e| e["state"] == "delivered") {
+                break sent;
+            }
+            assert!(std::time::Instant::now() < deadline, "{code}: not delivered: {detail:#}\n{}", h.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let cause = sent.last().unwrap()["cause"].as_str().unwrap().to_string();
+        if *mdn != "none" {
             assert!(cause.contains("MDN processed") && cause.contains("matches"), "{code}: {cause}");
             assert_eq!(cause.contains("signature verified"), *signed_mdn, "{code}: {cause}");
+        }
+        if *mdn == "async" {
+            assert_eq!(sent.len(), 2, "{code}: sent (waiting), then delivered by the MDN: {sent:?}");
+            assert_eq!(sent[0]["state"], "queued");
+            assert!(cause.starts_with("asynchronous MDN"), "{cause}");
         }
     }
     drop(receiver);
@@ -354,12 +367,14 @@ async fn a_failing_partner_server_or_a_wrong_mic_is_no_delivery_and_is_retried()
     let key = key_and_cert(&work, "partner");
     let down = Receiver::start(&work.join("down"), &key, &["--status", "503"]);
     let liar = Receiver::start(&work.join("liar"), &key, &["--tamper-mic"]);
+    let silent = Receiver::start(&work.join("silent"), &key, &["--drop-async-mdn"]);
     sending_profile(&profiles, "send-down", "SENDDOWN", &format!("http://127.0.0.1:{}/as2", down.port), "");
     sending_profile(&profiles, "send-liar", "SENDLIAR", &format!("http://127.0.0.1:{}/as2", liar.port), "signed_mdn = false");
+    sending_profile(&profiles, "send-silent", "SENDSILENT", &format!("http://127.0.0.1:{}/as2", silent.port), "mdn = \"async\"\nmdn_within_minutes = 0");
     let mut h = Harness::new("as2-sendfail", Options { profiles_dir: Some(profiles), ..Options::default() });
     h.start_erp(&[]);
     h.start_gateway().await;
-    for (n, (code, id)) in [("send-down", "SENDDOWN"), ("send-liar", "SENDLIAR")].iter().enumerate() {
+    for (n, (code, id)) in [("send-down", "SENDDOWN"), ("send-liar", "SENDLIAR"), ("send-silent", "SENDSILENT")].iter().enumerate() {
         let dir = h.dir.join("data/inbound").join(code);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("asn.edi"), asn_from(id, n as u32 + 1)).unwrap();
@@ -382,7 +397,25 @@ async fn a_failing_partner_server_or_a_wrong_mic_is_no_delivery_and_is_retried()
         assert!(events[0]["cause"].as_str().unwrap().contains(want), "{code}: {events:?}");
         assert_eq!(files(&h.outbox(code)).len(), 1, "{code}: the file waits in the outbox for the next try");
     }
-    drop((down, liar));
+    // The partner took the message but its asynchronous MDN never comes: overdue, alerted once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let intakes = h.get_json("/api/v1/intakes?limit=10").await;
+        let sent = match intakes.as_array().unwrap().iter().find(|i| i["partner"] == "send-silent") {
+            Some(i) => h.get_json(&format!("/api/v1/intakes/{}", i["id"])).await["acknowledgments"][0]["sent"].as_array().cloned().unwrap_or_default(),
+            None => vec![],
+        };
+        if sent.len() >= 2 {
+            assert_eq!(sent[0]["state"], "queued", "{sent:?}");
+            assert_eq!(sent[1]["state"], "failed", "{sent:?}");
+            assert!(sent[1]["cause"].as_str().unwrap().contains("is overdue"), "{sent:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no overdue MDN recorded:\n{}", h.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(h.log().contains("asynchronous MDN overdue"));
+    drop((down, liar, silent));
     let _ = std::fs::remove_dir_all(&work);
 }
 

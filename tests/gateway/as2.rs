@@ -20,15 +20,11 @@ fn globex_asn(n: u32) -> Vec<u8> {
 
 /// The repository's profiles with Globex's AS2 requirements set as given.
 fn profiles(dir: &Path, require: bool) -> PathBuf {
-    let p = dir.join("profiles");
-    std::fs::create_dir_all(&p).unwrap();
-    for e in std::fs::read_dir(root().join("partner-profiles")).unwrap().flatten() {
-        let text = std::fs::read_to_string(e.path()).unwrap();
-        // Certificate paths are relative to the profile: point them at the repository's samples.
-        let text = text.replace("\"../samples/as2/", &format!("\"{}/samples/as2/", root().display()));
-        let text = if require { text } else { text.replace("require_signed = false", "").replace("require_encrypted = false", "") };
-        let text = if require { text } else { text.replace("[transport.as2]\n", "[transport.as2]\nrequire_signed = false\nrequire_encrypted = false\n") };
-        std::fs::write(p.join(e.file_name()), text).unwrap();
+    let p = copy_profiles(dir);
+    if !require {
+        let globex = p.join("globex.toml");
+        let text = std::fs::read_to_string(&globex).unwrap().replace("[transport.as2]\n", "[transport.as2]\nrequire_signed = false\nrequire_encrypted = false\n");
+        std::fs::write(globex, text).unwrap();
     }
     p
 }
@@ -460,6 +456,56 @@ async fn over_https_with_rustls() {
         &[json!({ "payload": payload, "sign": "sha256", "encrypt": "aes_256_cbc", "compress": true, "signed_mdn": true })],
     )[0];
     assert_eq!((r["http"].as_u64(), r["mdn_status"].as_str()), (Some(200), Some("processed")), "{r}\n{}", h.log());
+    assert_eq!(h.wait_delivered(1, Duration::from_secs(30)).await.len(), 1);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_messages_get_answers_and_the_listener_goes_on() {
+    let work = std::env::temp_dir().join(format!("edigate-as2-hostile-{}-{}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(&work).unwrap();
+    let mut h = Harness::new("as2-hostile", Options { profiles_dir: Some(profiles(&work, true)), as2: "max_body_bytes = 100000".into(), ..Options::default() });
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let url = format!("http://127.0.0.1:{}/as2", h.as2_port);
+    let post = |ct: &str, body: Vec<u8>, headers: &[(&str, &str)]| {
+        let mut r = h.client.post(&url).header("content-type", ct).body(body);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r
+    };
+    let as2 = [("AS2-From", "globex"), ("AS2-To", "edigate"), ("Message-ID", "<hostile@test>"), ("Disposition-Notification-To", "x@y")];
+    let mut random = vec![0u8; 5000];
+    random.iter_mut().for_each(|b| *b = fastrand::u8(..));
+    let cases: Vec<(&str, Vec<u8>, &[(&str, &str)], u16, &str)> = vec![
+        ("application/pkcs7-mime; smime-type=enveloped-data", random.clone(), &as2, 200, "decryption-failed"),
+        ("multipart/signed; protocol=\"application/pkcs7-signature\"", b"--x\r\nno boundary\r\n".to_vec(), &as2, 200, "unexpected-processing-error"),
+        ("multipart/signed; boundary=\"b\"", b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pkcs7-signature\r\n\r\n!!!not base64!!!\r\n--b--\r\n".to_vec(), &as2, 200, "authentication-failed"),
+        ("application/pkcs7-mime; smime-type=compressed-data", random.clone(), &as2, 200, "decompression-failed"),
+        ("application/edi-x12", Vec::new(), &as2, 200, "insufficient-message-security"),
+        ("application/edi-x12", b"ISA".to_vec(), &[("AS2-From", "globex")], 400, "AS2-From, AS2-To and Message-ID are required"),
+        ("application/edi-x12", vec![b'x'; 200_000], &as2, 413, "over the limit of 100000 bytes"),
+    ];
+    for (i, (ct, body, headers, status, want)) in cases.into_iter().enumerate() {
+        let mut hs: Vec<(&str, String)> = headers.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        for (k, v) in hs.iter_mut() {
+            if *k == "Message-ID" {
+                *v = format!("<hostile-{i}@test>");
+            }
+        }
+        let hs: Vec<(&str, &str)> = hs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = post(ct, body, &hs).send().await.unwrap();
+        let code = r.status().as_u16();
+        let text = String::from_utf8_lossy(&r.bytes().await.unwrap()).into_owned();
+        assert_eq!(code, status, "case {i}: {text}");
+        assert!(text.contains(want), "case {i}: wanted {want:?} in:\n{text}");
+    }
+    // Still serving: a good message goes through.
+    let payload = work.join("asn.edi");
+    std::fs::write(&payload, globex_asn(1)).unwrap();
+    let r = &partner(&h, &key_and_cert(&work, "partner"), &[json!({ "payload": payload, "sign": "sha256", "encrypt": "aes_128_cbc", "signed_mdn": true })])[0];
+    assert_eq!(r["mdn_status"], "processed", "{r}");
     assert_eq!(h.wait_delivered(1, Duration::from_secs(30)).await.len(), 1);
     let _ = std::fs::remove_dir_all(&work);
 }

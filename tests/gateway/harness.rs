@@ -282,6 +282,20 @@ impl Drop for Harness {
     }
 }
 
+/// The repository's partner profiles copied into `dir/profiles` (paths relative to the profiles,
+/// such as AS2 certificates, made absolute), to be edited by a test.
+pub fn copy_profiles(dir: &Path) -> PathBuf {
+    let p = dir.join("profiles");
+    std::fs::create_dir_all(&p).unwrap();
+    for e in std::fs::read_dir(root().join("partner-profiles")).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "toml") {
+            let text = std::fs::read_to_string(e.path()).unwrap().replace("\"../samples/", &format!("\"{}/samples/", root().display()));
+            std::fs::write(p.join(e.file_name()), text).unwrap();
+        }
+    }
+    p
+}
+
 pub fn sample(path: &str) -> Vec<u8> {
     std::fs::read(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -338,11 +338,7 @@ async fn acknowledgments_are_pushed_to_the_partners_own_sftp_server_with_its_hos
     let sshd = start_sshd(&dir, &client_public);
     // The repository's profiles, with Wayne Retail pushed to this server (its key pinned) and
     // Globex pushed to the same server with a key that is not the server's.
-    let profiles = dir.join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    for e in std::fs::read_dir(root().join("partner-profiles")).unwrap().flatten() {
-        std::fs::copy(e.path(), profiles.join(e.file_name())).unwrap();
-    }
+    let profiles = copy_profiles(&dir);
     let push = |host_key: &str| {
         format!(
             "\n[transport.sftp.push]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nhost_keys = [\"{host_key}\"]\nkey_file = \"{}\"\ndir = \"{}\"\n",
@@ -420,11 +416,7 @@ async fn acknowledgments_are_pushed_to_the_partners_own_sftp_server_with_its_hos
 
 /// The repository's profiles in a directory of their own, with `edit` applied to one of them.
 fn profiles_with(dir: &Path, partner: &str, edit: impl Fn(String) -> String) -> PathBuf {
-    let profiles = dir.join("profiles");
-    std::fs::create_dir_all(&profiles).unwrap();
-    for e in std::fs::read_dir(root().join("partner-profiles")).unwrap().flatten() {
-        std::fs::copy(e.path(), profiles.join(e.file_name())).unwrap();
-    }
+    let profiles = copy_profiles(dir);
     let p = profiles.join(format!("{partner}.toml"));
     std::fs::write(&p, edit(std::fs::read_to_string(&p).unwrap())).unwrap();
     profiles

@@ -84,7 +84,9 @@ fn main() {
             .spawn()
             .unwrap(),
     );
-    let msgs: Vec<(Vec<(String, String)>, Vec<u8>)> = (0..messages)
+    // Each message: its HTTP headers and its body.
+    type Built = (Vec<(String, String)>, Vec<u8>);
+    let msgs: Vec<Built> = (0..messages)
         .map(|i| {
             let h: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&std::fs::read(dir.join(format!("msgs/{i}.headers.json"))).unwrap()).unwrap();
             (h.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect(), std::fs::read(dir.join(format!("msgs/{i}.body"))).unwrap())

@@ -239,6 +239,19 @@ pub enum ReplayError {
     Journal(#[from] JournalError),
 }
 
+/// Regular files waiting in a partner's outbox (for the SFTP and AS2 senders), by name.
+pub fn outbox_files(dir: &std::path::Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
+    let mut v: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.ends_with(".tmp"))
+        .collect();
+    v.sort();
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,17 +268,4 @@ mod tests {
             assert!(p.delay(1, Some(Duration::from_secs(5))) >= Duration::from_secs(5));
         }
     }
-}
-
-/// Regular files waiting in a partner's outbox (for the SFTP and AS2 senders), by name.
-pub fn outbox_files(dir: &std::path::Path) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
-    let mut v: Vec<String> = rd
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with('.') && !n.ends_with(".tmp"))
-        .collect();
-    v.sort();
-    v
 }

@@ -478,7 +478,9 @@ async fn hostile_messages_get_answers_and_the_listener_goes_on() {
     let as2 = [("AS2-From", "globex"), ("AS2-To", "edigate"), ("Message-ID", "<hostile@test>"), ("Disposition-Notification-To", "x@y")];
     let mut random = vec![0u8; 5000];
     random.iter_mut().for_each(|b| *b = fastrand::u8(..));
-    let cases: Vec<(&str, Vec<u8>, &[(&str, &str)], u16, &str)> = vec![
+    // Content-Type, body, headers, the HTTP status and what the answer must say.
+    type Case<'a> = (&'a str, Vec<u8>, &'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("application/pkcs7-mime; smime-type=enveloped-data", random.clone(), &as2, 200, "decryption-failed"),
         ("multipart/signed; protocol=\"application/pkcs7-signature\"", b"--x\r\nno boundary\r\n".to_vec(), &as2, 200, "unexpected-processing-error"),
         ("multipart/signed; boundary=\"b\"", b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pkcs7-signature\r\n\r\n!!!not base64!!!\r\n--b--\r\n".to_vec(), &as2, 200, "authentication-failed"),

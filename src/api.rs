@@ -11,6 +11,7 @@
 //! | `GET /api/v1/acks/{id}` | an acknowledgment's EDI |
 //! | `GET /api/v1/sftp` | the SFTP server's address, host key (and its fingerprint) and users |
 //! | `GET /api/v1/as2` | the AS2 listener, our and the partners' certificates with their expiry (`status`: ok, expiring, expired) |
+//! | `GET /api/v1/receipts/{key}` | an MDN kept as evidence: `as2:PARTNER:MESSAGE-ID` (ours, for what we received), `as2-out:PARTNER:MESSAGE-ID` (the partner's, for what we sent) |
 //! | `GET /healthz` · `GET /readyz` · `GET /metrics` | liveness, readiness (journal open, recovery done), Prometheus text |
 //!
 //! With `http.operator_token_sha256` set, `/api/v1/` routes other than the intake want
@@ -64,6 +65,7 @@ pub fn routes(api: Arc<Api>) -> Router {
         .route("/api/v1/acks/{id}", get(ack))
         .route("/api/v1/sftp", get(sftp))
         .route("/api/v1/as2", get(as2))
+        .route("/api/v1/receipts/{key}", get(receipt))
         .route_layer(middleware::from_fn_with_state(api.clone(), operator_auth));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -114,6 +116,17 @@ async fn as2(State(api): State<Arc<Api>>) -> Response {
         })
         .collect();
     Json(serde_json::json!({ "id": a.id, "listen": a.listen, "path": a.path, "expiry_warning_days": a.expiry_warning_days, "certificates": certs })).into_response()
+}
+
+async fn receipt(State(api): State<Arc<Api>>, Path(key): Path<String>) -> Response {
+    if !(key.starts_with("as2:") || key.starts_with("as2-out:")) {
+        return fail(StatusCode::NOT_FOUND, "receipt keys are as2:PARTNER:MESSAGE-ID or as2-out:PARTNER:MESSAGE-ID");
+    }
+    match api.journal.receipt(&key) {
+        Ok(Some(b)) => ([("content-type", "message/rfc822")], b).into_response(),
+        Ok(None) => fail(StatusCode::NOT_FOUND, format!("no receipt {key}")),
+        Err(e) => internal(e),
+    }
 }
 
 async fn readyz(State(api): State<Arc<Api>>) -> Response {

@@ -202,6 +202,11 @@ async fn refusals_get_the_right_mdn_or_http_error_nothing_is_delivered_and_dupli
     assert_eq!(r[0]["mdn_status"], "processed", "{}", r[0]);
     assert_eq!(r[1]["mdn_status"], "processed", "the same MDN again: {}", r[1]);
     assert_eq!(r[2]["mdn_status"], "processed/warning", "the first MDN, not a new one: {}", r[2]);
+    // The MDN given is kept as evidence, readable by operators.
+    let (status, mdn) = h.get_bytes("/api/v1/receipts/as2:globex:same-id-twice@None").await;
+    let mdn = String::from_utf8_lossy(&mdn);
+    assert_eq!(status, 200, "{mdn}");
+    assert!(mdn.contains("Original-Message-ID: <same-id-twice@None>") && mdn.contains("; processed\r\n"), "{mdn}");
     let delivered = h.wait_delivered(1, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(h.delivered().len(), 1, "only the first good message is delivered: {delivered:?}");

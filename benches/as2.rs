@@ -73,17 +73,7 @@ fn main() {
     println!("as2: {messages} messages built by pyas2lib in {:.1} s", built.elapsed().as_secs_f64());
 
     let store = dir.join("erp-store");
-    let _erp = Kill(Command::new(exe()).args(["dev-erp", "--listen", &format!("127.0.0.1:{erp_port}"), "--store"]).arg(&store).env("RUST_LOG", "warn").stdout(Stdio::null()).spawn().unwrap());
-    let _gw = Kill(
-        Command::new(exe())
-            .args(["serve", "--config"])
-            .arg(dir.join("edigate.toml"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("gateway.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let _processes = start_gateway(&dir, erp_port);
     // Each message: its HTTP headers and its body.
     type Built = (Vec<(String, String)>, Vec<u8>);
     let msgs: Vec<Built> = (0..messages)
@@ -163,7 +153,7 @@ fn floor(root: &std::path::Path) {
     let pem = std::fs::read_to_string(root.join("samples/as2/edigate.key.pem")).unwrap();
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
     let public = rsa::RsaPublicKey::from(&key);
-    let mut rng = Rng;
+    let mut rng = edigate::as2::smime::SystemRng;
     let cek = [7u8; 32];
     let wrapped = public.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, &cek).unwrap();
     let digest = sha2::Sha256::digest(b"signed attributes");
@@ -203,29 +193,3 @@ fn floor(root: &std::path::Path) {
         ms(rsa_sign)
     );
 }
-
-/// The system's random numbers for `rsa` (through ring).
-struct Rng;
-
-impl rsa::rand_core::RngCore for Rng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.fill_bytes(&mut b);
-        u32::from_le_bytes(b)
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.fill_bytes(&mut b);
-        u64::from_le_bytes(b)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        use ring::rand::SecureRandom;
-        ring::rand::SystemRandom::new().fill(dest).unwrap();
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl rsa::rand_core::CryptoRng for Rng {}

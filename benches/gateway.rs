@@ -15,7 +15,6 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,25 +56,7 @@ fn main() {
     .unwrap();
     let floor = fsync_floor(&dir);
     let store = dir.join("erp-store");
-    let _erp = Kill(
-        Command::new(exe())
-            .args(["dev-erp", "--listen", &format!("127.0.0.1:{erp_port}"), "--store"])
-            .arg(&store)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let _gw = Kill(
-        Command::new(exe())
-            .args(["serve", "--config"])
-            .arg(dir.join("edigate.toml"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("gateway.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let _processes = start_gateway(&dir, erp_port);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();

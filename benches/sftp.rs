@@ -44,17 +44,7 @@ fn main() {
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     let store = dir.join("erp-store");
-    let _erp = Kill(Command::new(exe()).args(["dev-erp", "--listen", &format!("127.0.0.1:{erp_port}"), "--store"]).arg(&store).env("RUST_LOG", "warn").stdout(Stdio::null()).spawn().unwrap());
-    let _gw = Kill(
-        Command::new(exe())
-            .args(["serve", "--config"])
-            .arg(dir.join("edigate.toml"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("gateway.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let _processes = start_gateway(&dir, erp_port);
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", sftp_port)).is_err() {
         assert!(Instant::now() < deadline, "gateway did not start: {}", std::fs::read_to_string(dir.join("gateway.log")).unwrap_or_default());

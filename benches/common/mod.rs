@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The binary under test (EDIGATE_BENCH_EXE=path compares another build in the same session).
@@ -78,3 +78,20 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+
+/// Starts `edigate dev-erp` on `erp_port` (storing in `dir/erp-store`) and `edigate serve` with
+/// `dir/edigate.toml` (logging to `dir/gateway.log`); both die with the returned guards.
+pub fn start_gateway(dir: &Path, erp_port: u16) -> (Kill, Kill) {
+    let erp = Kill(Command::new(exe()).args(["dev-erp", "--listen", &format!("127.0.0.1:{erp_port}"), "--store"]).arg(dir.join("erp-store")).env("RUST_LOG", "warn").stdout(Stdio::null()).spawn().unwrap());
+    let gw = Kill(
+        Command::new(exe())
+            .args(["serve", "--config"])
+            .arg(dir.join("edigate.toml"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("gateway.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    (erp, gw)
+}

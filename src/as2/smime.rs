@@ -287,7 +287,7 @@ pub fn decrypt(der: &[u8], us: &Identity) -> Result<Vec<u8>, SmimeError> {
 
 /// Encrypts `content` for a partner's certificate: EnvelopedData (DER), RSA PKCS#1 v1.5 key transport.
 pub fn encrypt(content: &[u8], to: &Certificate, cipher: Cipher) -> Result<Vec<u8>, SmimeError> {
-    let mut rng = rand_core_compat::OsRng;
+    let mut rng = SystemRng;
     let mut key = vec![0u8; cipher.key_len()];
     let mut iv = vec![0u8; cipher.block_len()];
     fill_random(&mut key)?;
@@ -324,10 +324,12 @@ fn fill_random(buf: &mut [u8]) -> Result<(), SmimeError> {
     rustls::crypto::ring::default_provider().secure_random.fill(buf).map_err(|_| SmimeError::Malformed("no secure random numbers".into()))
 }
 
-/// `rsa` wants a `CryptoRngCore`: the system's, through ring.
+/// The system's random numbers (through ring), for the `rsa` crate, which wants a `CryptoRngCore`.
+pub struct SystemRng;
+
 mod rand_core_compat {
-    pub struct OsRng;
-    impl rsa::rand_core::RngCore for OsRng {
+    use super::SystemRng;
+    impl rsa::rand_core::RngCore for SystemRng {
         fn next_u32(&mut self) -> u32 {
             let mut b = [0u8; 4];
             self.fill_bytes(&mut b);
@@ -346,7 +348,7 @@ mod rand_core_compat {
             Ok(())
         }
     }
-    impl rsa::rand_core::CryptoRng for OsRng {}
+    impl rsa::rand_core::CryptoRng for SystemRng {}
 }
 
 /// Verifies a detached SignedData (DER) over `content` with one of `certs`; returns the digest used.

@@ -305,10 +305,7 @@ impl As2Sender {
     }
 
     fn note(&self, t: &Target, name: &str, state: State, cause: String) {
-        let e = Event { at: journal::now(), subject: format!("outbound:{}/{name}", t.partner), state, cause };
-        if let Err(err) = self.journal.record(&e) {
-            tracing::error!(partner = %t.partner, file = name, "cannot record the AS2 send: {err}");
-        }
+        super::note_outbound(&*self.journal, &t.partner, name, state, cause);
     }
 }
 

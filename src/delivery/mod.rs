@@ -239,6 +239,14 @@ pub enum ReplayError {
     Journal(#[from] JournalError),
 }
 
+/// Records what became of a file sent to a partner (SFTP push, AS2), under `outbound:PARTNER/FILE`.
+pub fn note_outbound(journal: &dyn Journal, partner: &str, file: &str, state: State, cause: String) {
+    let e = Event { at: journal::now(), subject: format!("outbound:{partner}/{file}"), state, cause };
+    if let Err(err) = journal.record(&e) {
+        tracing::error!(partner, file, "cannot record the sending of a file: {err}");
+    }
+}
+
 /// Regular files waiting in a partner's outbox (for the SFTP and AS2 senders), by name.
 pub fn outbox_files(dir: &std::path::Path) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };

@@ -8,7 +8,7 @@
 //! `outbound:PARTNER/NAME`. Partners without `push` pick their files up from our SFTP server instead.
 
 use super::RetryPolicy;
-use crate::journal::{self, Event, Journal, State};
+use crate::journal::{Journal, State};
 use crate::profiles::Profiles;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use std::collections::HashMap;
@@ -143,10 +143,7 @@ impl Pusher {
     }
 
     fn note(&self, t: &Target, name: &str, state: State, cause: String) {
-        let e = Event { at: journal::now(), subject: format!("outbound:{}/{name}", t.partner), state, cause };
-        if let Err(err) = self.journal.record(&e) {
-            tracing::error!(partner = %t.partner, file = name, "cannot record the push: {err}");
-        }
+        super::note_outbound(&*self.journal, &t.partner, name, state, cause);
     }
 }
 

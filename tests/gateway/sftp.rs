@@ -201,12 +201,32 @@ async fn strangers_escapes_and_oversized_files_are_refused_and_nothing_is_taken(
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(intake_count(&h).await, 0, "nothing refused was taken in");
 
+    // A file that does not parse is still a transfer taken; its negative acknowledgment comes back in outbound/.
+    let bad = h.dir.join("bad.edi");
+    std::fs::write(&bad, String::from_utf8(wayne_order(77)).unwrap().replace("\nSE*", "\nSE*999").into_bytes()).unwrap();
+    let out = sftp(&h, "wayne-retail", &key, &known, &format!("put {} /inbound/bad.edi\n", bad.display()));
+    assert!(out.status.success(), "{}", text(&out));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while files(&h.outbox("wayne-retail")).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no acknowledgment for the bad file:\n{}", h.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = h.dir.join("got");
+    std::fs::create_dir_all(&got).unwrap();
+    let out = sftp(&h, "wayne-retail", &key, &known, &format!("lcd {}\nget /outbound/*\n", got.display()));
+    assert!(out.status.success(), "{}", text(&out));
+    let ack = ack_text(&std::fs::read(got.join(&files(&got)[0])).unwrap());
+    assert!(!ack_accepts(&ack), "a negative acknowledgment: {ack}");
+    assert!(h.delivered().is_empty(), "nothing of it reaches the ERP");
+    let intakes = h.get_json("/api/v1/intakes?limit=10").await;
+    assert_eq!(intakes[0]["state"], "rejected", "{intakes:#}");
+
     // The same client, with a temporary name and a rename: taken once, at the rename.
     let out = sftp(&h, "wayne-retail", &key, &known, &format!("cd inbound\nput {} po.edi.part\nrename po.edi.part po.edi\nls -l\n", sample.display()));
     assert!(out.status.success(), "{}", text(&out));
     let delivered = h.wait_delivered(1, Duration::from_secs(30)).await;
     assert_eq!(delivered.len(), 1);
-    assert_eq!(intake_count(&h).await, 1);
+    assert_eq!(intake_count(&h).await, 2);
     assert_eq!(h.get_json("/api/v1/intakes?limit=1").await[0]["filename"], "po.edi");
 }
 

@@ -412,6 +412,19 @@ mod tests {
     }
 
     #[test]
+    fn certificates_load_from_pem_der_and_pkcs12_alike() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/as2");
+        let pem = smime::load_certificates(&std::fs::read(dir.join("partner.cert.pem")).unwrap()).unwrap();
+        use cms::cert::x509::der::Encode;
+        let der = smime::load_certificates(&pem[0].to_der().unwrap()).unwrap();
+        let p12 = smime::load_certificates(&std::fs::read(dir.join("partner.cert.p12")).unwrap()).unwrap();
+        assert_eq!(pem.len(), 1);
+        assert_eq!(pem, der);
+        assert_eq!(pem, p12);
+        assert!(smime::valid_now(&pem[0]));
+    }
+
+    #[test]
     fn a_signed_mdn_verifies_over_its_first_part() {
         let us = identity("edigate");
         let mic = Mic::of(b"x", DigestAlg::Sha256);

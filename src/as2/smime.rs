@@ -475,7 +475,7 @@ pub fn compress(content: &[u8]) -> Result<Vec<u8>, SmimeError> {
 pub fn load_pkcs12(bytes: &[u8], password: &str) -> Result<(Option<RsaPrivateKey>, Vec<Certificate>), SmimeError> {
     use p12_keystore::{KeyStore, KeyStoreEntry, Pkcs12ImportPolicy};
     use rsa::pkcs8::DecodePrivateKey;
-    let ks = KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Relaxed).map_err(|e| SmimeError::Malformed(format!("PKCS#12: {e}")))?;
+    let ks = KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Raw).map_err(|e| SmimeError::Malformed(format!("PKCS#12: {e}")))?;
     let (mut key, mut certs) = (None, Vec::new());
     for (_, entry) in ks.entries() {
         match entry {

@@ -5,10 +5,11 @@
 //! our id. The message is unwrapped ([`crate::as2::message::unwrap`]), its payload handed to the
 //! pipeline, and the MDN says `processed` only once the payload is durable in the journal; otherwise
 //! `processed/error: decryption-failed | authentication-failed | integrity-check-failed |
-//! insufficient-message-security | unexpected-processing-error`. Every message that names a known
-//! partner is kept as received (the raw bytes with their headers) and so is every MDN we give; the
+//! insufficient-message-security | unexpected-processing-error`. Every message within the size and
+//! time limits is kept as received (the raw bytes with their headers) and so is every MDN we give; the
 //! same `Message-ID` again gets the same MDN and is not taken twice. Unknown `AS2-From` or `AS2-To`
-//! get HTTP 403 with the reason (there is no one to sign an MDN for, or it is not for us).
+//! get HTTP 403 with the reason (there is no one to sign an MDN for, or it is not for us); their raw
+//! bytes are kept too, with an event `as2:refused:FROM:MESSAGE-ID`.
 
 use crate::as2::message::{self, Expect, FailureKind, MdnFields};
 use crate::as2::smime::{self, DigestAlg, Identity};
@@ -140,12 +141,6 @@ async fn receive(AxState(s): AxState<Arc<As2>>, headers: HeaderMap, body: Body) 
     if message_id.is_empty() || message_id.len() > 998 {
         return refuse(StatusCode::BAD_REQUEST, "Message-ID is empty or too long".into());
     }
-    if to != s.id {
-        return refuse(StatusCode::FORBIDDEN, format!("AS2-To {to:?} is not this gateway (it is {:?})", s.id));
-    }
-    let Some(peer) = s.peers.get(&from) else {
-        return refuse(StatusCode::FORBIDDEN, format!("AS2-From {from:?} is no partner of this gateway (no profile has it as transport.as2.id)"));
-    };
     if h("content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > s.max_body as u64) {
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("the message is over the limit of {} bytes; nothing was kept", s.max_body));
     }
@@ -155,8 +150,37 @@ async fn receive(AxState(s): AxState<Arc<As2>>, headers: HeaderMap, body: Body) 
         Ok(Err(e)) => return refuse(StatusCode::BAD_REQUEST, format!("the body broke off ({e}); nothing was kept")),
         Err(_) => return refuse(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {} s; nothing was kept", s.body_timeout.as_secs())),
     };
-    let key = format!("as2:{}:{message_id}", peer.partner);
     let journal = s.pipeline.journal.clone();
+
+    // The message as received, with its headers, is kept whatever it holds and whoever sent it.
+    let mut raw = Vec::with_capacity(bytes.len() + 1024);
+    for (k, v) in headers.iter() {
+        raw.extend_from_slice(k.as_str().as_bytes());
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(v.as_bytes());
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"\r\n");
+    raw.extend_from_slice(&bytes);
+    let raw_sha = match journal.put_raw(&raw) {
+        Ok(sha) => sha,
+        Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, format!("the message could not be kept ({e}); send it again")),
+    };
+
+    let stranger = if to != s.id {
+        Some(format!("AS2-To {to:?} is not this gateway (it is {:?})", s.id))
+    } else if !s.peers.contains_key(&from) {
+        Some(format!("AS2-From {from:?} is no partner of this gateway (no profile has it as transport.as2.id)"))
+    } else {
+        None
+    };
+    if let Some(why) = stranger {
+        let cause = format!("refused: {why}; raw message {raw_sha}");
+        let _ = journal.record(&Event { at: journal::now(), subject: format!("as2:refused:{from}:{message_id}"), state: State::Rejected, cause });
+        return refuse(StatusCode::FORBIDDEN, format!("{why}; the message is kept as {raw_sha}"));
+    }
+    let peer = &s.peers[&from];
+    let key = format!("as2:{}:{message_id}", peer.partner);
 
     // An asynchronous MDN for something we sent.
     let ct = h("content-type").unwrap_or_default();
@@ -185,20 +209,6 @@ async fn receive(AxState(s): AxState<Arc<As2>>, headers: HeaderMap, body: Body) 
         Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, format!("the journal cannot be read ({e}); send the message again")),
     }
 
-    // The message as received, with its headers, is kept whatever it holds.
-    let mut raw = Vec::with_capacity(bytes.len() + 1024);
-    for (k, v) in headers.iter() {
-        raw.extend_from_slice(k.as_str().as_bytes());
-        raw.extend_from_slice(b": ");
-        raw.extend_from_slice(v.as_bytes());
-        raw.extend_from_slice(b"\r\n");
-    }
-    raw.extend_from_slice(b"\r\n");
-    raw.extend_from_slice(&bytes);
-    let raw_sha = match journal.put_raw(&raw) {
-        Ok(sha) => sha,
-        Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, format!("the message could not be kept ({e}); send it again")),
-    };
 
     // The outermost entity: the HTTP Content-Type (and transfer encoding) over the body.
     let mut entity = format!("Content-Type: {}\r\n", h("content-type").unwrap_or_default()).into_bytes();

@@ -188,6 +188,8 @@ async fn refusals_get_the_right_mdn_or_http_error_nothing_is_delivered_and_dupli
     assert!(r[0]["body"].as_str().unwrap().contains("AS2-To \"someone-else\" is not this gateway"), "{}", r[0]);
     assert_eq!(r[1]["http"], 403);
     assert!(r[1]["body"].as_str().unwrap().contains("AS2-From \"stranger\" is no partner"), "{}", r[1]);
+    // Kept all the same: the raw message, by its SHA-256 in the answer.
+    assert!(r[1]["body"].as_str().unwrap().contains("the message is kept as "), "{}", r[1]);
 
     // A good message, then the same Message-ID again.
     // (A partner whose MDN got lost sends the same message again: it gets the same MDN, whose MIC

@@ -491,6 +491,9 @@ impl Profiles {
                     errors.push(p.file.error(at, format!("SFTP user {user:?} is already partner {:?}'s", other.profile.code)));
                 }
             }
+            if let Some(as2) = &pr.transport.as2 {
+                self.check_as2(p, as2, &mut errors);
+            }
             for (i, c) in pr.contacts.exceptions.iter().enumerate() {
                 if !c.contains('@') || c.contains(char::is_whitespace) {
                     let at = key_offset(&p.file, &["contacts", "exceptions", &i.to_string()]);
@@ -499,6 +502,44 @@ impl Profiles {
             }
         }
         errors
+    }
+}
+
+impl Profiles {
+    /// `[transport.as2]`: a unique id, certificates that load (paths relative to the profile), and
+    /// sending options that exist.
+    fn check_as2(&self, p: &Loaded, as2: &As2Transport, errors: &mut Vec<MappingError>) {
+        use crate::as2::smime;
+        let at = |path: &[&str]| key_offset(&p.file, &[&["transport", "as2"][..], path].concat());
+        if let Some(other) = self.partners.iter().take_while(|o| !std::ptr::eq(*o, p)).find(|o| o.profile.transport.as2.as_ref().is_some_and(|a| a.id == as2.id)) {
+            errors.push(p.file.error(at(&["id"]), format!("AS2 id {:?} is already partner {:?}'s", as2.id, other.profile.code)));
+        }
+        let base = Path::new(&*p.file.path).parent().map(Path::to_path_buf).unwrap_or_default();
+        for (i, f) in as2.certificates.iter().enumerate() {
+            let path = base.join(f);
+            let loaded = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| smime::load_certificates(&b).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(certs) if !certs.is_empty() => {}
+                Ok(_) => errors.push(p.file.error(at(&["certificates", &i.to_string()]), format!("{} holds no certificate", path.display()))),
+                Err(e) => errors.push(p.file.error(at(&["certificates", &i.to_string()]), format!("{}: {e} (paths are relative to this profile's directory)", path.display()))),
+            }
+        }
+        if as2.certificates.is_empty() && (as2.require_signed || as2.send.is_some()) {
+            errors.push(p.file.error(at(&["certificates"]), "no certificate: the partner's signatures cannot be verified nor messages encrypted to it"));
+        }
+        let Some(send) = &as2.send else { return };
+        if !(send.url.starts_with("http://") || send.url.starts_with("https://")) {
+            errors.push(p.file.error(at(&["send", "url"]), format!("{:?} is not an http:// or https:// URL", send.url)));
+        }
+        if send.sign != "none" && smime::DigestAlg::from_name(&send.sign).is_none() {
+            errors.push(p.file.error(at(&["send", "sign"]), format!("sign {:?}: expected sha1, sha256, sha384, sha512 or none", send.sign)));
+        }
+        if send.encrypt != "none" && smime::Cipher::from_name(&send.encrypt).is_none() {
+            errors.push(p.file.error(at(&["send", "encrypt"]), format!("encrypt {:?}: expected aes128-cbc, aes192-cbc, aes256-cbc, 3des or none", send.encrypt)));
+        }
+        if !matches!(send.mdn.as_str(), "sync" | "async" | "none") {
+            errors.push(p.file.error(at(&["send", "mdn"]), format!("mdn {:?}: expected sync, async or none", send.mdn)));
+        }
     }
 }
 

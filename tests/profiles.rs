@@ -38,6 +38,11 @@ fn every_fault_is_reported_where_it_is() {
         format!("{p}/acme.toml:20:51: unknown code list \"x12_unit\"; available: x12_purpose"),
         format!("{p}/acme.toml:21:1: lines.item: unknown field \"colour\"; fields here: buyer_part, vendor_part, gtin, upc, description"),
         format!("{p}/acme.toml:24:15: \"not-an-email\" is not an email address"),
+        format!("{p}/acme.toml:27:16: not an OpenSSH public key"),
+        format!("{p}/acme.toml:31:17: {p}/no-such-cert.pem: "),
+        format!("{p}/acme.toml:34:7: \"ftp://acme.example/as2\" is not an http:// or https:// URL"),
+        format!("{p}/acme.toml:35:11: encrypt \"aes257-cbc\": expected aes128-cbc, aes192-cbc, aes256-cbc, 3des or none"),
+        format!("{p}/acme.toml:36:7: mdn \"later\": expected sync, async or none"),
         format!("{p}/typo.toml:3:1: unknown field `rol`, expected one of `code`, `name`, `role`,"),
     ];
     let lines: Vec<&str> = out.lines().collect();

@@ -271,7 +271,12 @@ async fn receive(AxState(s): AxState<Arc<As2>>, headers: HeaderMap, body: Body) 
         Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("the MDN could not be made: {e}")),
     };
     // Kept before it is given: the same message again gets this very MDN.
-    if let Err(e) = journal.put_receipt(&key, &mdn).and_then(|_| journal.sync()) {
+    // (Made durable by the group commit that serves the intake too: one sync for many messages.)
+    let kept = match journal.put_receipt(&key, &mdn) {
+        Ok(()) => s.pipeline.commit.durable().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = kept {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, format!("the MDN could not be kept ({e}); send the message again"));
     }
     if let Some(id) = intake {

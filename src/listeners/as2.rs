@@ -152,9 +152,10 @@ async fn receive(AxState(s): AxState<Arc<As2>>, headers: HeaderMap, body: Body) 
     };
     let journal = s.pipeline.journal.clone();
 
-    // The message as received, with its headers, is kept whatever it holds and whoever sent it.
+    // The message as received, with its headers (credentials a proxy may add left out), is kept
+    // whatever it holds and whoever sent it.
     let mut raw = Vec::with_capacity(bytes.len() + 1024);
-    for (k, v) in headers.iter() {
+    for (k, v) in headers.iter().filter(|(k, _)| !matches!(k.as_str(), "authorization" | "proxy-authorization" | "cookie")) {
         raw.extend_from_slice(k.as_str().as_bytes());
         raw.extend_from_slice(b": ");
         raw.extend_from_slice(v.as_bytes());
@@ -162,9 +163,11 @@ async fn receive(AxState(s): AxState<Arc<As2>>, headers: HeaderMap, body: Body) 
     }
     raw.extend_from_slice(b"\r\n");
     raw.extend_from_slice(&bytes);
-    let raw_sha = match journal.put_raw(&raw) {
-        Ok(sha) => sha,
-        Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, format!("the message could not be kept ({e}); send it again")),
+    let j = journal.clone();
+    let raw_sha = match tokio::task::spawn_blocking(move || j.put_raw(&raw)).await {
+        Ok(Ok(sha)) => sha,
+        Ok(Err(e)) => return refuse(StatusCode::SERVICE_UNAVAILABLE, format!("the message could not be kept ({e}); send it again")),
+        Err(_) => return refuse(StatusCode::SERVICE_UNAVAILABLE, "the message could not be kept; send it again".into()),
     };
 
     let stranger = if to != s.id {

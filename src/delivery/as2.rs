@@ -20,7 +20,6 @@ use crate::as2::smime::{self, Cipher, DigestAlg, Identity};
 use crate::journal::{self, Event, Journal, State};
 use crate::profiles::Profiles;
 use cms::cert::x509::Certificate;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,20 +137,17 @@ impl As2Sender {
 
     /// Sends until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut backoff: HashMap<String, (u32, Instant)> = HashMap::new();
+        let mut backoff = super::Backoff::default();
         loop {
             for t in &self.targets {
-                if backoff.get(&t.partner).is_some_and(|(_, at)| Instant::now() < *at) {
+                if !backoff.ready(&t.partner) {
                     continue;
                 }
                 for name in super::outbox_files(&self.outbox.join(&t.partner)) {
                     match self.send(t, &name).await {
-                        Ok(()) => {
-                            backoff.remove(&t.partner);
-                        }
+                        Ok(()) => backoff.succeeded(&t.partner),
                         Err(e) => {
-                            let n = backoff.get(&t.partner).map_or(0, |(n, _)| *n) + 1;
-                            let wait = self.policy.delay(n, None);
+                            let (n, wait) = backoff.failed(&t.partner, &self.policy);
                             tracing::warn!(partner = %t.partner, file = %name, attempt = n, retry_in_ms = wait.as_millis() as u64, "AS2 send failed: {e:#}");
                             self.note(t, &name, State::Failed, format!("AS2 send to {} failed (try {n}): {e:#}", t.url));
                             if let Some(tx) = &self.notices {
@@ -164,7 +160,6 @@ impl As2Sender {
                                     link: format!("outbox file {name}; it is tried again"),
                                 });
                             }
-                            backoff.insert(t.partner.clone(), (n, Instant::now() + wait));
                             break;
                         }
                     }
@@ -233,8 +228,8 @@ impl As2Sender {
             .client
             .post(&t.url)
             .header("AS2-Version", "1.2")
-            .header("AS2-From", quote(&self.our_id))
-            .header("AS2-To", quote(&t.as2_id))
+            .header("AS2-From", crate::as2::quote_name(&self.our_id))
+            .header("AS2-To", crate::as2::quote_name(&t.as2_id))
             .header("Message-ID", format!("<{message_id}>"))
             .header("MIME-Version", "1.0")
             .header("Subject", format!("{name} from {}", self.our_id))
@@ -306,14 +301,6 @@ impl As2Sender {
 
     fn note(&self, t: &Target, name: &str, state: State, cause: String) {
         super::note_outbound(&*self.journal, &t.partner, name, state, cause);
-    }
-}
-
-fn quote(id: &str) -> String {
-    if id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
-        id.to_string()
-    } else {
-        format!("\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\""))
     }
 }
 

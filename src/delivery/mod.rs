@@ -239,6 +239,29 @@ pub enum ReplayError {
     Journal(#[from] JournalError),
 }
 
+/// Failed tries in a row per partner, and when to try again (the SFTP and AS2 senders).
+#[derive(Default)]
+pub struct Backoff(std::collections::HashMap<String, (u32, Instant)>);
+
+impl Backoff {
+    /// Whether the partner may be tried now.
+    pub fn ready(&self, partner: &str) -> bool {
+        self.0.get(partner).is_none_or(|(_, at)| Instant::now() >= *at)
+    }
+
+    pub fn succeeded(&mut self, partner: &str) {
+        self.0.remove(partner);
+    }
+
+    /// Counts a failed try; returns its number and the wait before the next one.
+    pub fn failed(&mut self, partner: &str, policy: &RetryPolicy) -> (u32, Duration) {
+        let n = self.0.get(partner).map_or(0, |(n, _)| *n) + 1;
+        let wait = policy.delay(n, None);
+        self.0.insert(partner.to_string(), (n, Instant::now() + wait));
+        (n, wait)
+    }
+}
+
 /// Records what became of a file sent to a partner (SFTP push, AS2), under `outbound:PARTNER/FILE`.
 pub fn note_outbound(journal: &dyn Journal, partner: &str, file: &str, state: State, cause: String) {
     let e = Event { at: journal::now(), subject: format!("outbound:{partner}/{file}"), state, cause };

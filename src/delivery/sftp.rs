@@ -11,7 +11,6 @@ use super::RetryPolicy;
 use crate::journal::{Journal, State};
 use crate::profiles::Profiles;
 use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -79,11 +78,10 @@ impl Pusher {
 
     /// Pushes until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        // Per partner: failed tries in a row, and when to try again.
-        let mut backoff: HashMap<String, (u32, Instant)> = HashMap::new();
+        let mut backoff = super::Backoff::default();
         loop {
             for t in &self.targets {
-                if backoff.get(&t.partner).is_some_and(|(_, at)| Instant::now() < *at) {
+                if !backoff.ready(&t.partner) {
                     continue;
                 }
                 let files = super::outbox_files(&self.outbox.join(&t.partner));
@@ -91,14 +89,10 @@ impl Pusher {
                     continue;
                 }
                 match self.push(t, &files).await {
-                    Ok(()) => {
-                        backoff.remove(&t.partner);
-                    }
+                    Ok(()) => backoff.succeeded(&t.partner),
                     Err(e) => {
-                        let n = backoff.get(&t.partner).map_or(0, |(n, _)| *n) + 1;
-                        let wait = self.policy.delay(n, None);
+                        let (n, wait) = backoff.failed(&t.partner, &self.policy);
                         tracing::warn!(partner = %t.partner, attempt = n, retry_in_ms = wait.as_millis() as u64, "SFTP push to {}:{} failed: {e:#}", t.host, t.port);
-                        backoff.insert(t.partner.clone(), (n, Instant::now() + wait));
                     }
                 }
             }

@@ -122,19 +122,9 @@ fn refuse(status: StatusCode, why: String) -> Response {
     (status, [("content-type", "text/plain; charset=utf-8")], why).into_response()
 }
 
-/// An AS2 name as sent: possibly quoted (`"my id"`).
-fn as2_name(v: &str) -> String {
-    let v = v.trim();
-    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        v[1..v.len() - 1].replace("\\\"", "\"").replace("\\\\", "\\")
-    } else {
-        v.to_string()
-    }
-}
-
 async fn receive(AxState(s): AxState<Arc<As2>>, headers: HeaderMap, body: Body) -> Response {
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let (Some(from), Some(to), Some(message_id)) = (h("as2-from").map(|v| as2_name(&v)), h("as2-to").map(|v| as2_name(&v)), h("message-id")) else {
+    let (Some(from), Some(to), Some(message_id)) = (h("as2-from").map(|v| crate::as2::unquote_name(&v)), h("as2-to").map(|v| crate::as2::unquote_name(&v)), h("message-id")) else {
         return refuse(StatusCode::BAD_REQUEST, "not an AS2 message: AS2-From, AS2-To and Message-ID are required".into());
     };
     let message_id = message_id.trim().trim_matches(['<', '>']).to_string();
@@ -303,8 +293,8 @@ async fn mdn_response(s: &As2, partner_id: &str, mdn: &[u8], request: &HeaderMap
     let message_id = format!("<{}-{:016x}@edigate>", journal::now().timestamp_millis(), fastrand::u64(..));
     let headers = [
         ("as2-version".to_string(), "1.2".to_string()),
-        ("as2-from".to_string(), quote(&s.id)),
-        ("as2-to".to_string(), quote(partner_id)),
+        ("as2-from".to_string(), crate::as2::quote_name(&s.id)),
+        ("as2-to".to_string(), crate::as2::quote_name(partner_id)),
         ("message-id".to_string(), message_id),
         ("mime-version".to_string(), "1.0".to_string()),
         ("content-type".to_string(), ct),
@@ -334,14 +324,6 @@ async fn mdn_response(s: &As2, partner_id: &str, mdn: &[u8], request: &HeaderMap
         }
     }
     r
-}
-
-fn quote(id: &str) -> String {
-    if id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
-        id.to_string()
-    } else {
-        format!("\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\""))
-    }
 }
 
 /// A certificate as operators see it.

@@ -8,6 +8,7 @@
 //! segment and element it came from and the mapping rule that read it.
 
 use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Rule, Src, StepKind, Unmatched, ValueRule};
+use super::plan::{Plan, ProbeRef};
 use super::path::{Position, Test};
 use crate::model::{Document, Provenance};
 use crate::syntax::reader::TransactionSet;
@@ -115,9 +116,16 @@ pub struct Cx<'x> {
     set: &'x TransactionSet<'x>,
     tree: &'x Tree,
     trace: Option<RefCell<Trace>>,
+    /// The filled probes of the scope roots being evaluated, innermost last ([`super::plan`]).
+    slots: RefCell<Vec<Option<Found<'x>>>>,
+    /// Per scope root being evaluated: its scope and where its slots start.
+    frames: RefCell<Vec<(Scope, u32)>>,
 }
 
-#[derive(Clone, Copy, Debug)]
+/// An element found by a read: its segment, the element, and where in the segment it is.
+type Found<'x> = (u32, Element<'x>, Position);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scope {
     Inst(u32),
     Seg(u32),
@@ -134,18 +142,21 @@ struct Got<'x> {
 #[derive(Debug)]
 enum Leaf<'x> {
     Text(Cow<'x, str>),
-    DateTime { date: String, time: Option<String>, zone: Option<String> },
+    /// A value edigate wrote (a date, a time, a number with its decimals placed).
+    Small(Small),
+    DateTime { date: Small, time: Option<Small>, zone: Option<Cow<'x, str>> },
 }
 
 impl<'x> Leaf<'x> {
     fn as_text(&self) -> String {
         match self {
             Leaf::Text(t) => t.to_string(),
+            Leaf::Small(t) => t.as_str().to_string(),
             Leaf::DateTime { date, time, zone } => {
-                let mut s = date.clone();
+                let mut s = date.as_str().to_string();
                 if let Some(t) = time {
                     s.push('T');
-                    s.push_str(t);
+                    s.push_str(t.as_str());
                 }
                 if let Some(z) = zone {
                     s.push(' ');
@@ -157,15 +168,57 @@ impl<'x> Leaf<'x> {
     }
 }
 
+/// Short ASCII text written by edigate, kept inline (no allocation): ISO dates and times, decimals.
+#[derive(Clone, Copy)]
+struct Small {
+    buf: [u8; 46],
+    len: u8,
+}
+
+impl Small {
+    fn new() -> Small {
+        Small { buf: [0; 46], len: 0 }
+    }
+
+    fn push(&mut self, s: &[u8]) -> Result<(), String> {
+        let end = usize::from(self.len) + s.len();
+        let Some(dst) = self.buf.get_mut(usize::from(self.len)..end) else {
+            return Err(format!("{:?} is too long for a number", String::from_utf8_lossy(s)));
+        };
+        dst.copy_from_slice(s);
+        self.len = end as u8;
+        Ok(())
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII is ever pushed.
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Small {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<&str> for Small {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Translates one set with a compiled inbound mapping.
 pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<Document, MapError> {
-    let cx = Cx { set, tree, trace: None };
+    let cx = Cx { set, tree, trace: None, slots: RefCell::default(), frames: RefCell::default() };
     cx.document(map, provenance)
 }
 
 /// Translates one set and records, for every canonical field, the element that filled it.
+///
+/// Traced evaluation walks every path (no plan), so `used` lists exactly what the rules read.
 pub fn translate_traced(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> (Result<Document, MapError>, Trace) {
-    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())) };
+    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())), slots: RefCell::default(), frames: RefCell::default() };
     let doc = cx.document(map, provenance);
     (doc, cx.trace.expect("tracing").into_inner())
 }
@@ -200,6 +253,74 @@ impl<'x> Cx<'x> {
     #[inline]
     fn seg(&self, i: u32) -> Segment<'x> {
         self.set.segment(i as usize)
+    }
+
+    /// Starts evaluating a scope root: fills its plan's slots in one pass over the scope's segments.
+    /// False when nothing was entered (tracing, or a segment scope), and then every path is walked.
+    fn enter(&self, plan: &Plan, scope: Scope) -> bool {
+        let Scope::Inst(i) = scope else { return false };
+        if self.trace.is_some() {
+            return false;
+        }
+        let mut slots = self.slots.borrow_mut();
+        let base = slots.len();
+        slots.resize(base + plan.probes.len(), None);
+        let slots = &mut slots[base..];
+        if !plan.by_tag.is_empty() {
+            for &seg in self.tree.segments(i) {
+                let tag = self.tree.tag(seg);
+                if let Some((_, probes)) = plan.by_tag.iter().find(|(t, _)| *t == tag) {
+                    self.probe(plan, probes, seg, slots);
+                }
+            }
+        }
+        if !plan.by_loop.is_empty() {
+            for &c in self.tree.children(i) {
+                let inst = self.tree.instance(c);
+                let tag = self.tree.tag(inst.first);
+                if let Some((_, _, probes)) = plan.by_loop.iter().find(|(k, t, _)| *k == inst.name && *t == tag) {
+                    self.probe(plan, probes, inst.first, slots);
+                }
+            }
+        }
+        self.frames.borrow_mut().push((scope, base as u32));
+        true
+    }
+
+    /// Fills the still empty slots of `probes` that segment `seg` answers.
+    fn probe(&self, plan: &Plan, probes: &[u16], seg: u32, slots: &mut [Option<Found<'x>>]) {
+        for &k in probes {
+            let slot = &mut slots[usize::from(k)];
+            if slot.is_some() {
+                continue;
+            }
+            let p = &plan.probes[usize::from(k)];
+            if self.cond_ok(seg, &p.conds) {
+                if let Some((el, at)) = self.read(&p.read, seg) {
+                    *slot = Some((seg, el, at));
+                }
+            }
+        }
+    }
+
+    fn leave(&self) {
+        if let Some((_, base)) = self.frames.borrow_mut().pop() {
+            self.slots.borrow_mut().truncate(base as usize);
+        }
+    }
+
+    /// A planned path's value in `scope`, when its slot is filled for that scope: `Some(found)`.
+    /// `None` when the path is not planned here (it is walked instead).
+    #[inline]
+    fn planned(&self, p: &RPath, scope: Scope) -> Option<Option<Found<'x>>> {
+        let r = p.probe?;
+        let frames = self.frames.borrow();
+        let (k, frame) = match r {
+            ProbeRef::Document(k) => (k, frames.first()),
+            ProbeRef::Scope(k) => (k, frames.last().filter(|f| f.0 == scope)),
+        };
+        let &(_, base) = frame?;
+        Some(self.slots.borrow()[base as usize + usize::from(k)])
     }
 
     fn note_used(&self, seg: u32, at: Position) {
@@ -276,9 +397,12 @@ impl<'x> Cx<'x> {
     }
 
     fn exists(&self, p: &RPath, scope: Scope) -> bool {
+        if let Some(found) = self.planned(p, scope) {
+            return found.is_some();
+        }
         self.walk(&p.steps, self.start(p, scope), &mut |s| match (&p.read, s) {
             (RRead::Nothing, _) => true,
-            (_, Scope::Seg(seg)) => self.read(p, seg).is_some(),
+            (_, Scope::Seg(seg)) => self.read(&p.read, seg).is_some(),
             _ => false,
         })
     }
@@ -293,8 +417,8 @@ impl<'x> Cx<'x> {
     }
 
     /// The element a path reads in segment `seg`, when present and non-empty.
-    fn read(&self, p: &RPath, seg: u32) -> Option<(Element<'x>, Position)> {
-        let (el, at) = match &p.read {
+    fn read(&self, read: &RRead, seg: u32) -> Option<(Element<'x>, Position)> {
+        let (el, at) = match read {
             RRead::Nothing => return None,
             RRead::Element { at, .. } => (self.element_at(seg, *at)?, *at),
             RRead::Pair { first, last, qualifier } => {
@@ -326,12 +450,15 @@ impl<'x> Cx<'x> {
     }
 
     fn first(&self, p: &RPath, scope: Scope) -> Option<(u32, Element<'x>, Position)> {
+        if let Some(found) = self.planned(p, scope) {
+            return found;
+        }
         // Most rules read a segment directly in their scope (`PO102`, `REF02[01=PO]`): no walk needed.
         if let ([step], Scope::Inst(i), false) = (p.steps.as_slice(), scope, p.absolute) {
             if let StepKind::Segment(tag) = step.kind {
                 for &seg in self.tree.segments(i) {
                     if self.tree.tag(seg) == tag && self.cond_ok(seg, &step.conds) {
-                        if let Some((el, at)) = self.read(p, seg) {
+                        if let Some((el, at)) = self.read(&p.read, seg) {
                             return Some((seg, el, at));
                         }
                     }
@@ -342,7 +469,7 @@ impl<'x> Cx<'x> {
         let mut found = None;
         self.walk(&p.steps, self.start(p, scope), &mut |s| {
             if let Scope::Seg(seg) = s {
-                if let Some((el, at)) = self.read(p, seg) {
+                if let Some((el, at)) = self.read(&p.read, seg) {
                     found = Some((seg, el, at));
                     return true;
                 }
@@ -434,7 +561,7 @@ impl<'x> Cx<'x> {
                 Src::Path(p) => {
                     for s in self.matches(p, scope) {
                         if let Scope::Seg(seg) = s {
-                            if let Some((el, at)) = self.read(p, seg) {
+                            if let Some((el, at)) = self.read(&p.read, seg) {
                                 if let Some(g) = self.read_value(rule, p, seg, el, at, scope)? {
                                     out.push(g);
                                 }
@@ -460,8 +587,11 @@ impl<'x> Cx<'x> {
             _ => trim_cow(el.text()),
         };
         if let Some(pre) = &rule.prefix {
-            if let Some(rest) = text.strip_prefix(pre.as_str()) {
-                text = Cow::Owned(rest.to_string());
+            if text.starts_with(pre.as_str()) {
+                text = match text {
+                    Cow::Borrowed(t) => Cow::Borrowed(&t[pre.len()..]),
+                    Cow::Owned(t) => Cow::Owned(t[pre.len()..].to_string()),
+                };
             }
         }
         let hit = Some((seg, at));
@@ -470,11 +600,11 @@ impl<'x> Cx<'x> {
             RRead::Element { ty, .. } => Some(*ty),
             _ => None,
         };
-        // Codes and cross-references first: they work on the value as sent.
+        // Codes and cross-references first: they work on the value as sent (kept for messages).
         let mut text = text.clone();
         for table in [&rule.codes, &rule.xref].into_iter().flatten() {
             match table.entries.get(text.as_ref()) {
-                Some(v) => text = Cow::Owned(v.clone()),
+                Some(v) => text = Cow::Borrowed(v.as_str()),
                 None => match rule.unmatched {
                     _ if table.entries.is_empty() => {}
                     Unmatched::Error if rule.default.is_some() => text = Cow::Borrowed(rule.default.as_deref().unwrap_or_default()),
@@ -499,15 +629,15 @@ impl<'x> Cx<'x> {
         let leaf = match rule.as_ {
             As::Text => Leaf::Text(text),
             As::Decimal => match decimal(&text, ty, self.set_decimal_mark()) {
-                Ok(d) => Leaf::Text(d),
+                Ok(d) => d,
                 Err(m) => return fail(m),
             },
             As::Date => match date(&text, format) {
-                Ok((d, _)) => Leaf::Text(Cow::Owned(d)),
+                Ok((d, _)) => Leaf::Small(d),
                 Err(m) => return fail(m),
             },
             As::Time => match time(&text) {
-                Ok(t) => Leaf::Text(Cow::Owned(t)),
+                Ok(t) => Leaf::Small(t),
                 Err(m) => return fail(m),
             },
             As::DateTime => {
@@ -524,7 +654,7 @@ impl<'x> Cx<'x> {
                         }
                     }
                 }
-                let zone = rule.zone.as_ref().and_then(|zp| self.first(zp, scope)).map(|(_, z, _)| trim_cow(z.text()).into_owned());
+                let zone = rule.zone.as_ref().and_then(|zp| self.first(zp, scope)).map(|(_, z, _)| trim_cow(z.text()));
                 Leaf::DateTime { date: d, time: t, zone }
             }
         };
@@ -538,8 +668,8 @@ impl<'x> Cx<'x> {
     /// A constant or default, transformed like a read value (so `const = "20240101"` with `as = "date"` works).
     fn finish(&self, rule: &'x ValueRule, text: Cow<'x, str>, _hit: Option<(u32, Position)>, _scope: Scope) -> Result<Got<'x>, MapError> {
         let leaf = match rule.as_ {
-            As::Date => Leaf::Text(Cow::Owned(date(&text, rule.format.as_deref()).map_err(|m| self.rule_error(rule, m))?.0)),
-            As::Time => Leaf::Text(Cow::Owned(time(&text).map_err(|m| self.rule_error(rule, m))?)),
+            As::Date => Leaf::Small(date(&text, rule.format.as_deref()).map_err(|m| self.rule_error(rule, m))?.0),
+            As::Time => Leaf::Small(time(&text).map_err(|m| self.rule_error(rule, m))?),
             As::DateTime => {
                 let (date, time) = date(&text, rule.format.as_deref()).map_err(|m| self.rule_error(rule, m))?;
                 Leaf::DateTime { date, time, zone: None }
@@ -568,10 +698,27 @@ impl<'x> Cx<'x> {
             return false;
         }
         obj.fields.iter().any(|f| match &f.rule {
-            Rule::Value(v) => !matches!(self.value(v, scope), Ok(None)),
+            Rule::Value(v) => self.present(v, scope),
             Rule::Object(o) => self.produces(o, scope),
             Rule::Array(entries) => entries.iter().any(|e| self.entry_produces(e, scope)),
         })
+    }
+
+    /// Whether a rule has a value in `scope` (or fails there), without making the value.
+    fn present(&self, rule: &'x ValueRule, scope: Scope) -> bool {
+        // Only a table that drops what it lacks turns a found element into nothing; joins are rare.
+        let drops = rule.unmatched == Unmatched::Drop && (rule.codes.is_some() || rule.xref.is_some());
+        if drops || rule.join.is_some() {
+            return !matches!(self.value(rule, scope), Ok(None));
+        }
+        if !self.holds(&rule.when, scope) {
+            return false;
+        }
+        rule.default.is_some()
+            || rule.sources.iter().any(|s| match s {
+                Src::Const(_) => true,
+                Src::Path(p) => self.first(p, scope).is_some(),
+            })
     }
 
     fn entry_produces(&self, e: &'x Entry, scope: Scope) -> bool {
@@ -638,7 +785,7 @@ fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 /// A number as the canonical document writes it: `.` as decimal mark, implied decimals (X12 Nn) placed.
-fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Cow<'x, str>, String> {
+fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Leaf<'x>, String> {
     let t = text.as_ref();
     // `-?digits(.digits)?`
     let plain = |s: &str| {
@@ -655,11 +802,24 @@ fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Co
                 return Err(format!("{t:?} is not a whole number (implied {n} decimals)"));
             }
             let n = n as usize;
-            let padded = format!("{digits:0>width$}", width = n + 1);
-            let (int, frac) = padded.split_at(padded.len() - n);
-            Ok(Cow::Owned(format!("{}{int}.{frac}", if neg { "-" } else { "" })))
+            // Zeros in front so that one digit stands before the mark: 5 with N2 is 0.05.
+            let mut padded = Small::new();
+            for _ in digits.len()..n + 1 {
+                padded.push(b"0")?;
+            }
+            padded.push(digits.as_bytes())?;
+            let p = &padded.buf[..usize::from(padded.len)];
+            let (int, frac) = p.split_at(p.len() - n);
+            let mut out = Small::new();
+            if neg {
+                out.push(b"-")?;
+            }
+            out.push(int)?;
+            out.push(b".")?;
+            out.push(frac)?;
+            Ok(Leaf::Small(out))
         }
-        _ if plain(t) && mark == b'.' => Ok(text.clone()),
+        _ if plain(t) && mark == b'.' => Ok(Leaf::Text(text.clone())),
         _ => {
             let mut s: String = t.chars().map(|c| if c == ',' && mark == b',' { '.' } else { c }).collect();
             if let Some(rest) = s.strip_prefix('+') {
@@ -674,13 +834,13 @@ fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Co
             if !plain(&s) {
                 return Err(format!("{t:?} is not a decimal number"));
             }
-            Ok(Cow::Owned(s))
+            Ok(Leaf::Text(Cow::Owned(s)))
         }
     }
 }
 
 /// A date (and the time the same value holds) as ISO 8601 text.
-fn date(t: &str, format: Option<&str>) -> Result<(String, Option<String>), String> {
+fn date(t: &str, format: Option<&str>) -> Result<(Small, Option<Small>), String> {
     // Every date format is digits only; checked first, so the slicing below is on ASCII.
     if !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{t:?} is not a date (digits only)"));
@@ -695,18 +855,31 @@ fn date(t: &str, format: Option<&str>) -> Result<(String, Option<String>), Strin
             _ => return Err(format!("{t:?} is not a date (expected CCYYMMDD, YYMMDD or CCYYMMDDHHMM)")),
         },
     };
-    let (d, rest) = match fmt {
-        "CCYYMMDD" | "102" if t.len() == 8 => (t.to_string(), None),
+    // CCYYMMDD in `d` (digits, checked above).
+    let mut d = [0u8; 8];
+    let rest = match fmt {
+        "CCYYMMDD" | "102" if t.len() == 8 => {
+            d.copy_from_slice(t.as_bytes());
+            None
+        }
         "YYMMDD" | "101" if t.len() == 6 => {
             // The X12 century window: 00-49 → 20xx, 50-99 → 19xx.
-            let yy: u32 = t[..2].parse().map_err(|_| format!("{t:?} is not a date (YYMMDD)"))?;
-            (format!("{}{t}", if yy < 50 { "20" } else { "19" }), None)
+            d[..2].copy_from_slice(if t.as_bytes()[0] < b'5' { b"20" } else { b"19" });
+            d[2..].copy_from_slice(t.as_bytes());
+            None
         }
-        "203" if t.len() == 12 => (t[..8].to_string(), Some(&t[8..])),
-        "204" if t.len() == 14 => (t[..8].to_string(), Some(&t[8..])),
+        "203" if t.len() == 12 => {
+            d.copy_from_slice(&t.as_bytes()[..8]);
+            Some(&t[8..])
+        }
+        "204" if t.len() == 14 => {
+            d.copy_from_slice(&t.as_bytes()[..8]);
+            Some(&t[8..])
+        }
         _ => return Err(format!("{t:?} does not match date format {fmt}")),
     };
-    let (y, m, dd) = (d[..4].parse::<i32>().unwrap_or(0), d[4..6].parse::<u32>().unwrap_or(0), d[6..8].parse::<u32>().unwrap_or(0));
+    let num = |b: &[u8]| b.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
+    let (y, m, dd) = (num(&d[..4]) as i32, num(&d[4..6]), num(&d[6..8]));
     if chrono::NaiveDate::from_ymd_opt(y, m, dd).is_none() {
         return Err(format!("{t:?} is not a calendar date"));
     }
@@ -714,11 +887,15 @@ fn date(t: &str, format: Option<&str>) -> Result<(String, Option<String>), Strin
         Some(r) => Some(time(r)?),
         None => None,
     };
-    Ok((format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..8]), time))
+    let mut out = Small::new();
+    for part in [&d[..4], b"-", &d[4..6], b"-", &d[6..8]] {
+        out.push(part)?;
+    }
+    Ok((out, time))
 }
 
 /// `HHMM`, `HHMMSS`, `HHMMSSd..` as `HH:MM:SS`.
-fn time(t: &str) -> Result<String, String> {
+fn time(t: &str) -> Result<Small, String> {
     if t.len() < 4 || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{t:?} is not a time (HHMM or HHMMSS)"));
     }
@@ -727,7 +904,11 @@ fn time(t: &str) -> Result<String, String> {
     if h > "23" || m > "59" || s > "59" {
         return Err(format!("{t:?} is not a time of day"));
     }
-    Ok(format!("{h}:{m}:{s}"))
+    let mut out = Small::new();
+    for part in [h, ":", m, ":", s] {
+        out.push(part.as_bytes())?;
+    }
+    Ok(out)
 }
 
 // ---- serde: the mapping as a Deserializer ----
@@ -760,7 +941,11 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for ObjDe<'c, 'x> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
         let obj = self.obj;
+        let entered = obj.plan.as_deref().is_some_and(|p| self.cx.enter(p, self.scope));
         let out = visitor.visit_map(ObjAccess { cx: self.cx, obj, scope: self.scope, next: 0, pending: None, provenance: self.provenance });
+        if entered {
+            self.cx.leave();
+        }
         // Say which rule should have filled a missing field.
         out.map_err(|e| match obj.fields.iter().find(|f| e.field == f.name && e.message.contains("is missing")) {
             Some(f) if e.rule.is_none() => {
@@ -951,7 +1136,8 @@ impl<'c, 'x> LeafDe<'c, 'x> {
     fn text(&self) -> &str {
         match &self.got.leaf {
             Leaf::Text(t) => t,
-            Leaf::DateTime { date, .. } => date,
+            Leaf::Small(t) => t.as_str(),
+            Leaf::DateTime { date, .. } => date.as_str(),
         }
     }
 
@@ -970,15 +1156,17 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for LeafDe<'c, 'x> {
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
         let r = match &self.got.leaf {
             Leaf::Text(t) => visitor.visit_str(t),
+            Leaf::Small(t) => visitor.visit_str(t.as_str()),
             Leaf::DateTime { date, time, zone } => {
-                let mut fields: Vec<(&'static str, String)> = vec![("date", date.clone())];
+                let mut fields = Pairs::default();
+                fields.push("date", date.as_str());
                 if let Some(t) = time {
-                    fields.push(("time", t.clone()));
+                    fields.push("time", t.as_str());
                 }
                 if let Some(z) = zone {
-                    fields.push(("zone", z.clone()));
+                    fields.push("zone", z);
                 }
-                visitor.visit_map(PairsAccess { fields: fields.into_iter(), value: None })
+                visitor.visit_map(fields)
             }
         };
         r.map_err(|e| self.locate(e))
@@ -989,9 +1177,9 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for LeafDe<'c, 'x> {
     }
 
     fn deserialize_enum<V: Visitor<'de>>(self, _name: &'static str, variants: &'static [&'static str], visitor: V) -> Result<V::Value, MapError> {
-        let t = self.text().to_string();
+        let t = self.text();
         visitor
-            .visit_enum(t.as_str().into_deserializer())
+            .visit_enum(t.into_deserializer())
             .map_err(|_: MapError| self.locate(MapError::new(format!("{t:?} is not one of {}", variants.join(", ")))))
     }
 
@@ -1012,39 +1200,45 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for LeafDe<'c, 'x> {
     }
 }
 
-/// A small fixed map of text values (a DateTime's parts, the provenance).
-struct PairsAccess {
-    fields: std::vec::IntoIter<(&'static str, String)>,
-    value: Option<String>,
+/// A small fixed map of text values (a DateTime's parts, the provenance), borrowed.
+#[derive(Default)]
+struct Pairs<'a> {
+    fields: [(&'static str, &'a str); 8],
+    len: usize,
+    next: usize,
 }
 
-impl<'de> MapAccess<'de> for PairsAccess {
+impl<'a> Pairs<'a> {
+    fn push(&mut self, key: &'static str, value: &'a str) {
+        self.fields[self.len] = (key, value);
+        self.len += 1;
+    }
+}
+
+impl<'de, 'a> MapAccess<'de> for Pairs<'a> {
     type Error = MapError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, MapError> {
-        match self.fields.next() {
-            Some((k, v)) => {
-                self.value = Some(v);
-                seed.deserialize(k.into_deserializer()).map(Some)
-            }
-            None => Ok(None),
+        if self.next == self.len {
+            return Ok(None);
         }
+        self.next += 1;
+        seed.deserialize(self.fields[self.next - 1].0.into_deserializer()).map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, MapError> {
-        let v = self.value.take().unwrap_or_default();
-        seed.deserialize(TextDe(v))
+        seed.deserialize(TextDe(self.fields[self.next - 1].1))
     }
 }
 
 /// A plain text value (for options, it is `Some`).
-struct TextDe(String);
+struct TextDe<'a>(&'a str);
 
-impl<'de> de::Deserializer<'de> for TextDe {
+impl<'de, 'a> de::Deserializer<'de> for TextDe<'a> {
     type Error = MapError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
-        visitor.visit_string(self.0)
+        visitor.visit_str(self.0)
     }
 
     present_value!();
@@ -1057,22 +1251,22 @@ impl<'de, 'x> de::Deserializer<'de> for ProvenanceDe<'x> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
         let p = self.0;
-        let mut fields: Vec<(&'static str, String)> = Vec::with_capacity(8);
+        let mut fields = Pairs::default();
         if let Some(x) = &p.partner {
-            fields.push(("partner", x.clone()));
+            fields.push("partner", x);
         }
-        fields.push(("standard", p.standard.clone()));
-        fields.push(("version", p.version.clone()));
-        fields.push(("document_type", p.document_type.clone()));
-        fields.push(("interchange_control_number", p.interchange_control_number.clone()));
+        fields.push("standard", &p.standard);
+        fields.push("version", &p.version);
+        fields.push("document_type", &p.document_type);
+        fields.push("interchange_control_number", &p.interchange_control_number);
         if let Some(x) = &p.group_control_number {
-            fields.push(("group_control_number", x.clone()));
+            fields.push("group_control_number", x);
         }
-        fields.push(("set_control_number", p.set_control_number.clone()));
+        fields.push("set_control_number", &p.set_control_number);
         if let Some(x) = &p.raw_id {
-            fields.push(("raw_id", x.clone()));
+            fields.push("raw_id", x);
         }
-        visitor.visit_map(PairsAccess { fields: fields.into_iter(), value: None })
+        visitor.visit_map(fields)
     }
 
     serde::forward_to_deserialize_any! {
@@ -1091,7 +1285,9 @@ mod tests {
         assert_eq!(date("20240311", None).unwrap().0, "2024-03-11");
         assert_eq!(date("240311", None).unwrap().0, "2024-03-11");
         assert_eq!(date("990311", Some("YYMMDD")).unwrap().0, "1999-03-11");
-        assert_eq!(date("202403190615", Some("203")).unwrap(), ("2024-03-19".into(), Some("06:15:00".into())));
+        assert_eq!(date("490311", Some("YYMMDD")).unwrap().0, "2049-03-11");
+        let (d, t) = date("202403190615", Some("203")).unwrap();
+        assert_eq!((d.as_str(), t.as_ref().map(Small::as_str)), ("2024-03-19", Some("06:15:00")));
         assert!(date("20240230", None).unwrap_err().contains("calendar"));
         assert!(date("2024031", None).is_err());
         // Found by fuzzing: non-ASCII bytes where digits belong.
@@ -1100,9 +1296,12 @@ mod tests {
         assert!(time("09\u{e9}5").is_err());
         assert_eq!(time("0915").unwrap(), "09:15:00");
         assert!(time("2561").is_err());
-        let d = |s: &str, t, m| decimal(&Cow::Borrowed(s), t, m).map(|c| c.into_owned());
+        let d = |s: &str, t, m| decimal(&Cow::Borrowed(s), t, m).map(|c| c.as_text());
         assert_eq!(d("12345", Some(DataType::Numeric(2)), b'.').unwrap(), "123.45");
         assert_eq!(d("-5", Some(DataType::Numeric(2)), b'.').unwrap(), "-0.05");
+        assert_eq!(d("5", Some(DataType::Numeric(3)), b'.').unwrap(), "0.005");
+        assert_eq!(d("120", Some(DataType::Numeric(2)), b'.').unwrap(), "1.20");
+        assert_eq!(d("7", Some(DataType::Numeric(0)), b'.').unwrap(), "7");
         assert_eq!(d("12,5", Some(DataType::Number), b',').unwrap(), "12.5");
         assert_eq!(d("12.", Some(DataType::Decimal), b'.').unwrap(), "12");
         assert_eq!(d(".5", Some(DataType::Decimal), b'.').unwrap(), "0.5");

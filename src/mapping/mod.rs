@@ -9,6 +9,7 @@
 
 pub mod eval;
 pub mod path;
+pub(crate) mod plan;
 pub mod render;
 pub mod schema;
 
@@ -302,6 +303,9 @@ impl Library {
                 }
             }
             let warnings = std::mem::take(&mut c.warnings);
+            if let Some(r) = root.as_mut() {
+                plan::plan(r);
+            }
             root.map(|root| Inbound { id: id.to_string(), kind: header.kind, version: header.version, doc: header.doc, root, warnings })
         });
         note_extended(&mut errors, id, chain.last().map(|(f, _)| f.path.clone()));
@@ -502,6 +506,9 @@ pub(crate) struct Obj {
     pub scope: SScope,
     /// The object exists only where this holds (`when = "N1[01=ST]"`).
     pub when: When,
+    /// For a scope root (the document, an object per `each` match): what one pass over the scope
+    /// reads for it and the objects nested in its scope ([`plan`]).
+    pub plan: Option<Box<plan::Plan>>,
 }
 
 /// A condition on the scope: `when` (one path, or a list: any of them) and `unless` (none of them).
@@ -599,6 +606,8 @@ pub(crate) struct RPath {
     pub absolute: bool,
     pub steps: Vec<RStep>,
     pub read: RRead,
+    /// The slot that holds this path's first value, when it is planned ([`plan`]).
+    pub probe: Option<plan::ProbeRef>,
 }
 
 #[derive(Debug, Clone)]
@@ -710,7 +719,7 @@ impl<'e> Compiler<'e> {
             self.err(file, v.span().start, format!("{}: expected a table of fields", show_target(target)));
             return None;
         };
-        let mut obj = Obj { fields: Vec::new(), scope, when: When::default() };
+        let mut obj = Obj { fields: Vec::new(), scope, when: When::default(), plan: None };
         for (k, val) in t.iter() {
             let name = k.get_ref().as_ref();
             if name == "each" {
@@ -1301,7 +1310,7 @@ pub(crate) fn resolve(version: &'static VersionSpec, doc: &'static DocumentSpec,
             RRead::Pair { first: *first, last: *last, qualifier: qualifier.clone() }
         }
     };
-    Ok((RPath { text: p.to_string(), absolute: p.absolute, steps, read }, cur))
+    Ok((RPath { text: p.to_string(), absolute: p.absolute, steps, read, probe: None }, cur))
 }
 
 /// The loop that directly holds loop `target`.

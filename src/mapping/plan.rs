@@ -1,0 +1,197 @@
+//! Evaluation plans: the reads of an object's rules, gathered so that one pass over a scope's
+//! segments answers all of them.
+//!
+//! Most rules read one element of a segment directly in their scope (`PO102`, `REF02[01=PO]`,
+//! `PO106..25=BP`). Asked one by one, each such rule scans the scope's segments again, and a rule
+//! that finds nothing costs as much as one that does. A plan collects these reads ("probes") for a
+//! scope root (the document, and each object made per match of an `each` path) together with every
+//! object nested in the same scope; the evaluator fills one slot per probe in a single pass over the
+//! scope's segments, in document order, and rules then take their value from the slot. Absolute reads
+//! (`/CUR02[01=BY]`) are probes of the document's plan, so a line's currency is found once per set.
+//!
+//! Only what is planned changes: rules of other shapes (loops, parents, several steps) are walked as
+//! before, and so is everything when a mapping trace is recorded.
+
+use super::{Body, Obj, RCond, RPath, RRead, Rule, Src, StepKind, ValueRule, When};
+
+/// The probes of one scope root.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub probes: Vec<Probe>,
+    /// Distinct segment tags with the probes that read them: `(tag, probe indexes)`.
+    pub by_tag: Vec<(u32, Vec<u16>)>,
+    /// Distinct child loops (name key, trigger tag) with the probes that read their first segment.
+    pub by_loop: Vec<(u64, u32, Vec<u16>)>,
+}
+
+/// Where a probe looks in its scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// Segments with this tag directly in the scope (`PO102`).
+    Segment(u32),
+    /// The first segment of child loops with this name (`MOA01-2` in SG25 reads SG26's MOA).
+    Loop(u64, u32),
+}
+
+/// One planned read: the first segment at `place` in the scope, in document order, that passes
+/// `conds` and whose element at `read` has a value.
+#[derive(Debug)]
+pub(crate) struct Probe {
+    pub place: Place,
+    pub conds: Vec<RCond>,
+    pub read: RRead,
+    /// The path as written, to merge identical reads.
+    text: String,
+}
+
+/// Where a planned path's value is: a probe of the current scope root, or of the document's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProbeRef {
+    Scope(u16),
+    Document(u16),
+}
+
+/// Plans the compiled mapping whose root object is `root`.
+pub(crate) fn plan(root: &mut Obj) {
+    let mut doc = Plan::default();
+    walk_obj(root, &mut doc, None);
+    finish(&mut doc);
+    root.plan = Some(Box::new(doc));
+}
+
+/// Plans `obj`, an object made per match of an `each` path, into a plan of its own.
+fn plan_root(obj: &mut Obj, doc: &mut Plan) {
+    let mut own = Plan::default();
+    walk_obj(obj, &mut own, Some(doc));
+    finish(&mut own);
+    obj.plan = Some(Box::new(own));
+}
+
+/// Assigns probes to the planned paths of `obj` and of the objects nested in its scope. `doc` is
+/// the document's plan (None while planning the document itself, whose plan is `own`).
+fn walk_obj(obj: &mut Obj, own: &mut Plan, mut doc: Option<&mut Plan>) {
+    plan_when(&mut obj.when, own, doc.as_deref_mut());
+    for f in &mut obj.fields {
+        match &mut f.rule {
+            Rule::Value(v) => plan_value(v, own, doc.as_deref_mut()),
+            Rule::Object(o) => walk_obj(o, own, doc.as_deref_mut()),
+            Rule::Array(entries) => {
+                for e in entries {
+                    match (&e.each, &mut e.body) {
+                        // A new scope per match: its own plan, sharing the document's.
+                        (Some(_), Body::Object(o)) => match doc.as_deref_mut() {
+                            Some(d) => plan_root(o, d),
+                            None => plan_root(o, own),
+                        },
+                        // One element from this scope: same scope, same plan.
+                        (None, Body::Object(o)) => {
+                            plan_when(&mut e.when, own, doc.as_deref_mut());
+                            walk_obj(o, own, doc.as_deref_mut())
+                        }
+                        // Every match of a value's path: walked.
+                        (_, Body::Value(_)) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn plan_value(v: &mut ValueRule, own: &mut Plan, mut doc: Option<&mut Plan>) {
+    plan_when(&mut v.when, own, doc.as_deref_mut());
+    // Joined and `all` lists take every source: they stay walked.
+    if v.join.is_some() || v.all {
+        return;
+    }
+    let mut paths: Vec<&mut RPath> = v.sources.iter_mut().filter_map(|s| if let Src::Path(p) = s { Some(p) } else { None }).collect();
+    paths.extend(v.time.iter_mut());
+    paths.extend(v.zone.iter_mut());
+    for p in paths {
+        plan_path(p, own, doc.as_deref_mut());
+    }
+}
+
+/// `when` / `unless` paths that read an element hold when the element has a value: a probe answers.
+fn plan_when(w: &mut When, own: &mut Plan, mut doc: Option<&mut Plan>) {
+    for p in w.any.iter_mut().chain(w.none.iter_mut()) {
+        plan_path(p, own, doc.as_deref_mut());
+    }
+}
+
+fn plan_path(p: &mut RPath, own: &mut Plan, doc: Option<&mut Plan>) {
+    let Some(place) = simple(p) else { return };
+    p.probe = Some(if p.absolute {
+        ProbeRef::Document(add(doc.unwrap_or(own), place, p))
+    } else {
+        ProbeRef::Scope(add(own, place, p))
+    });
+}
+
+/// Where a path that reads one element with one step looks.
+fn simple(p: &RPath) -> Option<Place> {
+    match (p.steps.as_slice(), &p.read) {
+        (_, RRead::Nothing) => None,
+        ([step], _) => match step.kind {
+            StepKind::Segment(tag) => Some(Place::Segment(tag)),
+            StepKind::Trigger(key, tag) => Some(Place::Loop(key, tag)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn add(plan: &mut Plan, place: Place, p: &RPath) -> u16 {
+    let text = p.text.trim_start_matches('/');
+    if let Some(i) = plan.probes.iter().position(|q| q.text == text) {
+        return i as u16;
+    }
+    plan.probes.push(Probe { place, conds: p.steps[0].conds.clone(), read: p.read.clone(), text: text.to_string() });
+    plan.probes.len() as u16 - 1
+}
+
+fn finish(plan: &mut Plan) {
+    plan.by_tag.clear();
+    plan.by_loop.clear();
+    for (i, p) in plan.probes.iter().enumerate() {
+        let i = i as u16;
+        match p.place {
+            Place::Segment(tag) => match plan.by_tag.iter_mut().find(|(t, _)| *t == tag) {
+                Some((_, v)) => v.push(i),
+                None => plan.by_tag.push((tag, vec![i])),
+            },
+            Place::Loop(key, tag) => match plan.by_loop.iter_mut().find(|(k, t, _)| *k == key && *t == tag) {
+                Some((_, _, v)) => v.push(i),
+                None => plan.by_loop.push((key, tag, vec![i])),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::Library;
+
+    /// Every base mapping plans; a line's own reads are probes of the line, the order currency one
+    /// of the document, and the same read written twice is one probe.
+    #[test]
+    fn base_mappings_plan() {
+        let lib = Library::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/mappings"))).expect("mappings");
+        let m = lib.inbound("x12/004010/850.in", None).expect("850");
+        let doc = m.root.plan.as_ref().expect("document plan");
+        assert!(doc.probes.iter().any(|p| p.text == "CUR02[01=BY]"), "{:?}", doc.probes);
+        let lines = m.root.fields.iter().find(|f| f.name == "lines").expect("lines");
+        let Rule::Array(entries) = &lines.rule else { panic!("lines is an array") };
+        let Body::Object(line) = &entries[0].body else { panic!("lines are objects") };
+        let plan = line.plan.as_ref().expect("line plan");
+        let texts: Vec<&str> = plan.probes.iter().map(|p| p.text.as_str()).collect();
+        for t in ["PO101", "PO102", "PO103", "PO106..25=BP", "PO106..25=VP", "PO106..25=VN"] {
+            assert!(texts.contains(&t), "{t} not in {texts:?}");
+        }
+        assert_eq!(texts.iter().filter(|t| **t == "PO103").count(), 1, "{texts:?}");
+        for id in lib.ids().filter(|i| i.ends_with(".in")).map(str::to_string).collect::<Vec<_>>() {
+            let m = lib.inbound(&id, None).unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert!(m.root.plan.is_some(), "{id}");
+        }
+    }
+}

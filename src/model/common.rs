@@ -8,6 +8,7 @@ use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 /// Where a canonical document came from: enough to find its bytes and envelope again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -43,7 +44,7 @@ pub struct DateTime {
     pub time: Option<NaiveTime>,
     /// The zone as the source stated it: a UTC offset (`+01:00`) or the X12 time code (`ET`, `UT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zone: Option<String>,
+    pub zone: Option<SmolStr>,
 }
 
 /// What a party does in the document.
@@ -88,38 +89,38 @@ pub enum IdScheme {
 #[serde(deny_unknown_fields)]
 pub struct PartyId {
     pub scheme: IdScheme,
-    pub value: String,
+    pub value: SmolStr,
     /// The qualifier or agency code as sent (`UL`, `92`, `9`), for what the scheme does not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub qualifier: Option<String>,
+    pub qualifier: Option<SmolStr>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lines: Vec<String>,
+    pub lines: Vec<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
+    pub city: Option<SmolStr>,
     /// State, province or region code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    pub region: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
+    pub postal_code: Option<SmolStr>,
     /// ISO 3166-1 alpha-2 country code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    pub country: Option<SmolStr>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
+    pub phone: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<SmolStr>,
 }
 
 /// A trading party as the document names it.
@@ -129,9 +130,9 @@ pub struct Party {
     pub role: PartyRole,
     /// The entity code as sent (`BY`, `ST`, `DP`), always kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_code: Option<String>,
+    pub role_code: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ids: Vec<PartyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,18 +147,18 @@ pub struct Party {
 pub struct Item {
     /// The buyer's part number (X12 BP, EDIFACT PIA IN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub buyer_part: Option<String>,
+    pub buyer_part: Option<SmolStr>,
     /// The vendor's part number (X12 VP / VN, EDIFACT PIA SA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vendor_part: Option<String>,
+    pub vendor_part: Option<SmolStr>,
     /// GS1 GTIN-8/12/13/14 (X12 EN / UK, EDIFACT LIN SRV or EN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gtin: Option<String>,
+    pub gtin: Option<SmolStr>,
     /// UPC (X12 UP), kept apart from the GTIN as partners send it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upc: Option<String>,
+    pub upc: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<SmolStr>,
 }
 
 /// An amount of something, in a normalized unit.
@@ -166,10 +167,10 @@ pub struct Item {
 pub struct Quantity {
     pub value: Decimal,
     /// UN/ECE Recommendation 20 unit code (`C62` one/each, `KGM`, `MTR`, `CT` carton, ...).
-    pub unit: String,
+    pub unit: SmolStr,
     /// The unit as the source sent it (`EA`, `PC`, `PCE`), when it differed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_unit: Option<String>,
+    pub source_unit: Option<SmolStr>,
 }
 
 /// Money: a decimal and its ISO 4217 currency (from the line, the document, or the partner's default).
@@ -178,7 +179,7 @@ pub struct Quantity {
 pub struct Amount {
     pub value: Decimal,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<SmolStr>,
 }
 
 /// A price per a number of units (X12 PO104 with PO105 basis, EDIFACT PRI with 5284 unit price basis).
@@ -196,8 +197,8 @@ pub struct Price {
 #[serde(deny_unknown_fields)]
 pub struct Reference {
     /// The qualifier as sent (`PO`, `VN`, `ON`, `CT`).
-    pub qualifier: String,
-    pub value: String,
+    pub qualifier: SmolStr,
+    pub value: SmolStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<DateTime>,
 }
@@ -215,7 +216,7 @@ pub struct PaymentTerms {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<SmolStr>,
 }
 
 /// An allowance (discount) or a charge (freight, handling) on a line or the whole document
@@ -227,9 +228,9 @@ pub struct AllowanceCharge {
     pub charge: bool,
     /// The reason code as sent (X12 SAC02 `D240` freight, EDIFACT 7161 `FC`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason_code: Option<String>,
+    pub reason_code: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<SmolStr>,
     pub amount: Amount,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<Decimal>,
@@ -240,9 +241,9 @@ pub struct AllowanceCharge {
 #[serde(deny_unknown_fields)]
 pub struct Tax {
     /// Tax type as sent (`VAT`, `ST` sales tax, ...).
-    pub tax_type: String,
+    pub tax_type: SmolStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
+    pub category: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<Decimal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 /// What the document does to the order it concerns (X12 BEG01/BAK01/BSN01/BIG08, EDIFACT BGM 1225).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -23,15 +24,15 @@ pub enum Purpose {
 pub struct PurchaseOrder {
     pub provenance: Provenance,
     /// The buyer's order number (BEG03, BGM 1004).
-    pub order_number: String,
+    pub order_number: SmolStr,
     pub purpose: Purpose,
     /// The order type as sent (BEG02 `SA` stand-alone, `DS` drop ship; BGM 1001 `220`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_type: Option<String>,
+    pub order_type: Option<SmolStr>,
     pub issue_date: NaiveDate,
     /// ISO 4217 currency of the order's prices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parties: Vec<Party>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -44,7 +45,7 @@ pub struct PurchaseOrder {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowances_charges: Vec<AllowanceCharge>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<SmolStr>,
     pub lines: Vec<OrderLine>,
 }
 
@@ -53,7 +54,7 @@ pub struct PurchaseOrder {
 #[serde(deny_unknown_fields)]
 pub struct OrderLine {
     /// The line's number as sent (PO101, LIN 1082).
-    pub line_number: String,
+    pub line_number: SmolStr,
     /// What was ordered, shipped or invoiced (empty when the source identified no item).
     #[serde(default)]
     pub item: Item,
@@ -66,7 +67,7 @@ pub struct OrderLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ship_to: Option<Party>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<SmolStr>,
 }
 
 /// The supplier's answer as a whole (X12 BAK02, EDIFACT BGM 4343 / 1225).
@@ -95,20 +96,20 @@ pub enum LineStatus {
 pub struct OrderConfirmation {
     pub provenance: Provenance,
     /// The buyer's order number being answered (BAK03, RFF+ON).
-    pub order_number: String,
+    pub order_number: SmolStr,
     /// The supplier's own number for the order or this response, when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirmation_number: Option<String>,
+    pub confirmation_number: Option<SmolStr>,
     pub status: ConfirmationStatus,
     pub issue_date: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parties: Vec<Party>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<Reference>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<SmolStr>,
     pub lines: Vec<ConfirmedLine>,
 }
 
@@ -116,14 +117,14 @@ pub struct OrderConfirmation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmedLine {
-    pub line_number: String,
+    pub line_number: SmolStr,
     /// What was ordered, shipped or invoiced (empty when the source identified no item).
     #[serde(default)]
     pub item: Item,
     pub status: LineStatus,
     /// The status code as sent (`IA`, `IC`, `IR`, `IB`; `5`, `3`, `7`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<String>,
+    pub status_code: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ordered_quantity: Option<Quantity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,7 +134,7 @@ pub struct ConfirmedLine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmed_delivery: Option<DateTime>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<SmolStr>,
 }
 
 /// How goods travel (X12 TD5, EDIFACT TDT).
@@ -142,12 +143,12 @@ pub struct ConfirmedLine {
 pub struct Carrier {
     /// Standard Carrier Alpha Code, or the carrier's id as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<SmolStr>,
     /// Transport mode as sent (TD504 `M` motor, EDIFACT 8067 `30` road).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
+    pub mode: Option<SmolStr>,
 }
 
 /// An advance ship notice (X12 856, EDIFACT DESADV). UBL: `DespatchAdvice`.
@@ -157,7 +158,7 @@ pub struct Carrier {
 pub struct ShipNotice {
     pub provenance: Provenance,
     /// The supplier's shipment identification (BSN02, BGM 1004).
-    pub shipment_number: String,
+    pub shipment_number: SmolStr,
     pub purpose: Purpose,
     pub issue_date: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,9 +168,9 @@ pub struct ShipNotice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<Carrier>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bill_of_lading: Option<String>,
+    pub bill_of_lading: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tracking_numbers: Vec<String>,
+    pub tracking_numbers: Vec<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gross_weight: Option<Quantity>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -184,7 +185,7 @@ pub struct ShipNotice {
 #[serde(deny_unknown_fields)]
 pub struct ShippedOrder {
     /// The buyer's order number (PRF01, RFF+ON).
-    pub order_number: String,
+    pub order_number: SmolStr,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packs: Vec<Pack>,
     /// Items shipped without a pack level (standard-pack structure).
@@ -198,10 +199,10 @@ pub struct ShippedOrder {
 pub struct Pack {
     /// Serial Shipping Container Code (18 digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sscc: Option<String>,
+    pub sscc: Option<SmolStr>,
     /// Package type as sent (`CTN25`, `PLT`, EDIFACT 7065 `201`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub package_type: Option<String>,
+    pub package_type: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packs: Vec<Pack>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -213,15 +214,15 @@ pub struct Pack {
 pub struct ShippedItem {
     /// The purchase order line this fills, when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_line: Option<String>,
+    pub order_line: Option<SmolStr>,
     /// What was ordered, shipped or invoiced (empty when the source identified no item).
     #[serde(default)]
     pub item: Item,
     pub quantity: Quantity,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lots: Vec<String>,
+    pub lots: Vec<SmolStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub serials: Vec<String>,
+    pub serials: Vec<SmolStr>,
 }
 
 /// Invoice or credit note (X12 BIG / BGM 1001).
@@ -240,15 +241,15 @@ pub struct Invoice {
     pub provenance: Provenance,
     pub kind: InvoiceKind,
     /// The supplier's invoice number (BIG02, BGM 1004).
-    pub invoice_number: String,
+    pub invoice_number: SmolStr,
     pub issue_date: NaiveDate,
     /// The buyer's order number(s) invoiced (BIG04, RFF+ON).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub order_numbers: Vec<String>,
+    pub order_numbers: Vec<SmolStr>,
     /// ISO 4217 currency; absent when the source did not state it (X12 810 without CUR: the
     /// partner's agreed currency, which the ERP knows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub currency: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parties: Vec<Party>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -262,13 +263,13 @@ pub struct Invoice {
     pub taxes: Vec<Tax>,
     pub totals: InvoiceTotals,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<SmolStr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceLine {
-    pub line_number: String,
+    pub line_number: SmolStr,
     /// What was ordered, shipped or invoiced (empty when the source identified no item).
     #[serde(default)]
     pub item: Item,
@@ -284,7 +285,7 @@ pub struct InvoiceLine {
     pub taxes: Vec<Tax>,
     /// The purchase order line invoiced, when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_line: Option<String>,
+    pub order_line: Option<SmolStr>,
 }
 
 /// Document totals (X12 TDS, EDIFACT MOA 79/125/176/77/86). UBL: `LegalMonetaryTotal`.

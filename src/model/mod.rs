@@ -13,6 +13,7 @@ pub mod xml;
 pub use common::*;
 pub use documents::*;
 
+use smol_str::SmolStr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +72,7 @@ impl Document {
             Document::PurchaseOrder(d) => vec![&d.order_number],
             Document::OrderConfirmation(d) => vec![&d.order_number],
             Document::ShipNotice(d) => d.orders.iter().map(|o| o.order_number.as_str()).collect(),
-            Document::Invoice(d) => d.order_numbers.iter().map(String::as_str).collect(),
+            Document::Invoice(d) => d.order_numbers.iter().map(SmolStr::as_str).collect(),
         };
         out.sort_unstable();
         out.dedup();

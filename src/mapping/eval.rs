@@ -144,7 +144,15 @@ enum Leaf<'x> {
     Text(Cow<'x, str>),
     /// A value edigate wrote (a date, a time, a number with its decimals placed).
     Small(Small),
-    DateTime { date: Small, time: Option<Small>, zone: Option<Cow<'x, str>> },
+    /// Boxed: rare, and it would triple the size of every value moved through the evaluator.
+    DateTime(Box<DateTimeLeaf<'x>>),
+}
+
+#[derive(Debug)]
+struct DateTimeLeaf<'x> {
+    date: Small,
+    time: Option<Small>,
+    zone: Option<Cow<'x, str>>,
 }
 
 impl<'x> Leaf<'x> {
@@ -152,7 +160,8 @@ impl<'x> Leaf<'x> {
         match self {
             Leaf::Text(t) => t.to_string(),
             Leaf::Small(t) => t.as_str().to_string(),
-            Leaf::DateTime { date, time, zone } => {
+            Leaf::DateTime(dt) => {
+                let DateTimeLeaf { date, time, zone } = &**dt;
                 let mut s = date.as_str().to_string();
                 if let Some(t) = time {
                     s.push('T');
@@ -171,13 +180,13 @@ impl<'x> Leaf<'x> {
 /// Short ASCII text written by edigate, kept inline (no allocation): ISO dates and times, decimals.
 #[derive(Clone, Copy)]
 struct Small {
-    buf: [u8; 46],
+    buf: [u8; 30],
     len: u8,
 }
 
 impl Small {
     fn new() -> Small {
-        Small { buf: [0; 46], len: 0 }
+        Small { buf: [0; 30], len: 0 }
     }
 
     fn push(&mut self, s: &[u8]) -> Result<(), String> {
@@ -655,7 +664,7 @@ impl<'x> Cx<'x> {
                     }
                 }
                 let zone = rule.zone.as_ref().and_then(|zp| self.first(zp, scope)).map(|(_, z, _)| trim_cow(z.text()));
-                Leaf::DateTime { date: d, time: t, zone }
+                Leaf::DateTime(Box::new(DateTimeLeaf { date: d, time: t, zone }))
             }
         };
         Ok(Some(Got { leaf, hit, rule }))
@@ -672,7 +681,7 @@ impl<'x> Cx<'x> {
             As::Time => Leaf::Small(time(&text).map_err(|m| self.rule_error(rule, m))?),
             As::DateTime => {
                 let (date, time) = date(&text, rule.format.as_deref()).map_err(|m| self.rule_error(rule, m))?;
-                Leaf::DateTime { date, time, zone: None }
+                Leaf::DateTime(Box::new(DateTimeLeaf { date, time, zone: None }))
             }
             _ => Leaf::Text(text),
         };
@@ -1137,7 +1146,7 @@ impl<'c, 'x> LeafDe<'c, 'x> {
         match &self.got.leaf {
             Leaf::Text(t) => t,
             Leaf::Small(t) => t.as_str(),
-            Leaf::DateTime { date, .. } => date.as_str(),
+            Leaf::DateTime(dt) => dt.date.as_str(),
         }
     }
 
@@ -1157,7 +1166,8 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for LeafDe<'c, 'x> {
         let r = match &self.got.leaf {
             Leaf::Text(t) => visitor.visit_str(t),
             Leaf::Small(t) => visitor.visit_str(t.as_str()),
-            Leaf::DateTime { date, time, zone } => {
+            Leaf::DateTime(dt) => {
+                let DateTimeLeaf { date, time, zone } = &**dt;
                 let mut fields = Pairs::default();
                 fields.push("date", date.as_str());
                 if let Some(t) = time {

@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench gateway` (environment: EDIGATE_BENCH_DOCS=N documents for the throughput run,
 //! default 10000; EDIGATE_BENCH_PARTNERS=P sending partners, default 8; EDIGATE_BENCH_SECONDS=S for
-//! the fixed-rate run, default 10). See BENCHMARKS.md.
+//! the fixed-rate run, default 10; EDIGATE_BENCH_THREADS=T processing threads, default 0 = one per
+//! CPU). See BENCHMARKS.md.
 //!
 //! 1. Floor: the fsync this disk does (what every group commit costs at least).
 //! 2. Throughput: N uploads by 32 concurrent clients, spread over P partners (each partner's documents
@@ -40,6 +41,7 @@ fn main() {
     let docs = env_or("EDIGATE_BENCH_DOCS", 10_000);
     let partners = env_or("EDIGATE_BENCH_PARTNERS", 8).max(1);
     let seconds = env_or("EDIGATE_BENCH_SECONDS", 10);
+    let threads = env_or("EDIGATE_BENCH_THREADS", 0);
     let dir: PathBuf = std::env::temp_dir().join(format!("edigate-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -48,7 +50,7 @@ fn main() {
     std::fs::write(
         dir.join("edigate.toml"),
         format!(
-            "data_dir = \"{d}/data\"\nprofiles_dir = \"{d}/profiles\"\nmappings_dir = \"{m}/mappings\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[intake]\nwatch = false\n[as2]\nenabled = false\n[sftp]\nenabled = false\n[erp]\nbase_url = \"http://127.0.0.1:{erp_port}\"\nconcurrency = {partners}\n",
+            "data_dir = \"{d}/data\"\nprofiles_dir = \"{d}/profiles\"\nmappings_dir = \"{m}/mappings\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[intake]\nwatch = false\nprocessing_threads = {threads}\n[as2]\nenabled = false\n[sftp]\nenabled = false\n[erp]\nbase_url = \"http://127.0.0.1:{erp_port}\"\nconcurrency = {partners}\n",
             d = dir.display(),
             m = env!("CARGO_MANIFEST_DIR"),
         ),

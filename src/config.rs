@@ -74,11 +74,14 @@ pub struct IntakeConfig {
     /// Watch `DATA/inbound/PARTNER/` for files (each partner's directory is made at start).
     pub watch: bool,
     pub poll_ms: u64,
+    /// Threads that validate, map and acknowledge inputs; 0 = one per CPU. A partner's inputs
+    /// always go to the same thread, in the order they were received.
+    pub processing_threads: usize,
 }
 
 impl Default for IntakeConfig {
     fn default() -> Self {
-        IntakeConfig { watch: true, poll_ms: 500 }
+        IntakeConfig { watch: true, poll_ms: 500, processing_threads: 0 }
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! 1. [`Pipeline::receive`]: raw bytes and the intake record into the journal, then a group commit
 //!    ([`GroupCommit`]): only after it may a channel answer the sender (HTTP 2xx, SFTP close, AS2 MDN).
-//! 2. [`Pipeline::process`]: on the processing thread (the translator and its compiled mappings live
-//!    there): every set validated and mapped; every interchange checked for its sender (the ISA/UNB
+//! 2. [`Pipeline::process`]: on a processing thread (each has its own translator and compiled
+//!    mappings; a partner's inputs always go to the same thread, so they are processed in the
+//!    order handed over): every set validated and mapped; every interchange checked for its sender (the ISA/UNB
 //!    sender must be the authenticated partner) and for duplicates (same sender and control number);
 //!    acknowledgments (TA1/997/999/CONTRL) stored and written to the partner's outbox; the
 //!    documents of accepted interchanges queued for delivery.
@@ -122,7 +123,8 @@ pub struct Pipeline {
     pub journal: Arc<dyn Journal>,
     pub commit: GroupCommit,
     pub profiles: Arc<Profiles>,
-    jobs: std::sync::mpsc::Sender<Job>,
+    /// One queue per processing thread; a partner's inputs always go to the same one.
+    jobs: Vec<std::sync::mpsc::Sender<Job>>,
     /// Woken when documents were queued.
     pub delivery: Arc<Notify>,
     pub max_size: usize,
@@ -139,30 +141,36 @@ impl Pipeline {
         self.inputs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Starts the processing thread.
+    /// Starts `threads` processing threads (at least one).
     pub fn start(
         journal: Arc<dyn Journal>,
         library: Arc<Library>,
         profiles: Arc<Profiles>,
         outbox: PathBuf,
         max_size: usize,
+        threads: usize,
         notices: Option<tokio::sync::mpsc::UnboundedSender<crate::delivery::email::Notice>>,
     ) -> Arc<Pipeline> {
-        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let delivery = Arc::new(Notify::new());
-        let worker = Processor { journal: journal.clone(), profiles: profiles.clone(), outbox };
-        let lib = library.clone();
-        std::thread::Builder::new()
-            .name("edigate-process".into())
-            .spawn(move || {
-                let translator = Translator::new(&lib, &worker.profiles);
-                for (id, reply) in rx {
-                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(&translator, id)))
-                        .unwrap_or_else(|p| worker.internal_error(id, p));
-                    let _ = reply.send(out);
-                }
+        let jobs = (0..threads.max(1))
+            .map(|n| {
+                let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+                let worker = Processor { journal: journal.clone(), profiles: profiles.clone(), outbox: outbox.clone() };
+                let lib = library.clone();
+                std::thread::Builder::new()
+                    .name(format!("edigate-process-{n}"))
+                    .spawn(move || {
+                        let translator = Translator::new(&lib, &worker.profiles);
+                        for (id, reply) in rx {
+                            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(&translator, id)))
+                                .unwrap_or_else(|p| worker.internal_error(id, p));
+                            let _ = reply.send(out);
+                        }
+                    })
+                    .expect("start a processing thread");
+                jobs
             })
-            .expect("start the processing thread");
+            .collect();
         Arc::new(Pipeline {
             commit: GroupCommit::new(journal.clone()),
             journal,
@@ -228,10 +236,12 @@ impl Pipeline {
 
     /// Processes a received input (again, if it was already: processing is idempotent) and returns
     /// its record with what became of it.
-    pub async fn process(&self, id: u64) -> Result<Intake, IntakeError> {
+    /// `partner` picks the thread: one partner's inputs are processed one at a time, in the order
+    /// they are handed over, so its documents are queued for delivery in that order.
+    pub async fn process(&self, id: u64, partner: &str) -> Result<Intake, IntakeError> {
         let started = std::time::Instant::now();
         let (tx, rx) = oneshot::channel();
-        self.jobs.send((id, tx)).map_err(|_| IntakeError::Closed)?;
+        self.jobs[shard(partner, self.jobs.len())].send((id, tx)).map_err(|_| IntakeError::Closed)?;
         let rec = rx.await.map_err(|_| IntakeError::Closed)??;
         self.process_latency.observe(started.elapsed());
         if !rec.documents.is_empty() {
@@ -256,7 +266,8 @@ impl Pipeline {
     pub async fn recover(&self) -> Result<usize, IntakeError> {
         let ids = self.journal.unprocessed()?;
         for &id in &ids {
-            self.process(id).await?;
+            let partner = self.journal.intake(id)?.map(|r| r.partner).unwrap_or_default();
+            self.process(id, &partner).await?;
         }
         if !ids.is_empty() {
             tracing::info!(inputs = ids.len(), "processed inputs left from the last run");
@@ -265,7 +276,7 @@ impl Pipeline {
     }
 }
 
-/// What the processing thread owns.
+/// What a processing thread owns.
 struct Processor {
     journal: Arc<dyn Journal>,
     profiles: Arc<Profiles>,
@@ -560,6 +571,12 @@ fn expected_sender(p: &crate::profiles::Loaded, standard: Standard) -> String {
 }
 
 /// The claim that keeps an input with a `once_key` from being taken twice.
+/// The processing thread of a partner: FNV-1a of its code, so the choice is the same on every start.
+fn shard(partner: &str, threads: usize) -> usize {
+    let h = partner.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (h % threads as u64) as usize
+}
+
 pub fn once_claim(partner: &str, key: &str, sha256: &str) -> String {
     format!("once:{partner}:{key}:{sha256}")
 }
@@ -571,4 +588,23 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, dir.join(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard;
+
+    #[test]
+    fn a_partner_keeps_its_processing_thread() {
+        // The same code always lands on the same thread (its inputs stay in order) ...
+        for code in ["acme-supplies", "wayne-retail", "bench-0"] {
+            assert_eq!(shard(code, 2), shard(code, 2));
+            assert_eq!(shard(code, 1), 0);
+        }
+        // ... and partners spread over the threads.
+        let codes: Vec<String> = (0..8).map(|n| format!("bench-{n}")).collect();
+        let on_first = codes.iter().filter(|c| shard(c, 2) == 0).count();
+        assert!((1..8).contains(&on_first), "{on_first} of 8 partners on thread 0");
+        assert!(codes.iter().all(|c| shard(c, 3) < 3));
+    }
 }

@@ -1,5 +1,5 @@
 //! `edigate serve`: the gateway assembled. Loads mappings and profiles (refusing to start on a
-//! fault), opens the journal, starts the processing thread, the HTTP listener (intake and operator
+//! fault), opens the journal, starts the processing threads, the HTTP listener (intake and operator
 //! API), the SFTP server, the watched directories and delivery, processes what a previous run left, and stops cleanly
 //! on SIGINT/SIGTERM (journal synced).
 
@@ -50,7 +50,7 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
             None
         }
     };
-    let pipeline = Pipeline::start(journal.clone(), library, profiles, config.data_dir.join("outbox"), config.http.max_body_bytes, notices.clone());
+    let pipeline = Pipeline::start(journal.clone(), library, profiles, config.data_dir.join("outbox"), config.http.max_body_bytes, processing_threads(config.intake.processing_threads), notices.clone());
     let erp = Erp::new(&config.erp)?;
     let policy = RetryPolicy {
         max_attempts: config.erp.max_attempts.max(1),
@@ -191,4 +191,12 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// Processing threads: as configured, or one per CPU (0).
+fn processing_threads(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
 }

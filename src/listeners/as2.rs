@@ -274,8 +274,9 @@ async fn receive(AxState(s): AxState<Arc<As2>>, headers: HeaderMap, body: Body) 
     }
     if let Some(id) = intake {
         let pipeline = s.pipeline.clone();
+        let partner = peer.partner.clone();
         tokio::spawn(async move {
-            if let Err(e) = pipeline.process(id).await {
+            if let Err(e) = pipeline.process(id, &partner).await {
                 tracing::error!(intake = id, "processing failed, will be retried at the next start: {e}");
             }
         });

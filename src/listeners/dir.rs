@@ -90,7 +90,7 @@ async fn take(pipeline: &Pipeline, partner: &str, path: &Path, size: u64) {
                 }
                 Err(e) => tracing::warn!(partner, file = %name, "taken, but cannot remove it: {e}"),
             }
-            if let Err(e) = pipeline.process(rec.id).await {
+            if let Err(e) = pipeline.process(rec.id, &rec.partner).await {
                 tracing::error!(intake = rec.id, "processing failed, will be retried at the next start: {e}");
             }
         }

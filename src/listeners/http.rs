@@ -115,7 +115,7 @@ async fn inbound(State(s): State<Arc<HttpIntake>>, headers: HeaderMap, body: Bod
     };
     // Kept and durable: from here on, the answer is about what the input holds.
     let id = rec.id;
-    match s.pipeline.process(id).await {
+    match s.pipeline.process(id, &rec.partner).await {
         Ok(rec) => answer(&rec),
         Err(e) => {
             tracing::error!(intake = id, "processing failed, will be retried at the next start: {e}");

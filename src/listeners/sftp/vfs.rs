@@ -246,7 +246,7 @@ impl Files {
             Ok(rec) => {
                 self.taken.insert(name, size);
                 tokio::spawn(async move {
-                    if let Err(e) = pipeline.process(rec.id).await {
+                    if let Err(e) = pipeline.process(rec.id, &rec.partner).await {
                         tracing::error!(intake = rec.id, "processing failed, will be retried at the next start: {e}");
                     }
                 });

@@ -6,10 +6,10 @@
 //!    ([`GroupCommit`]): only after it may a channel answer the sender (HTTP 2xx, SFTP close, AS2 MDN).
 //! 2. [`Pipeline::process`]: on a processing thread (each has its own translator and compiled
 //!    mappings; a partner's inputs always go to the same thread, so they are processed in the
-//!    order handed over): every set validated and mapped; every interchange checked for its sender (the ISA/UNB
-//!    sender must be the authenticated partner) and for duplicates (same sender and control number);
-//!    acknowledgments (TA1/997/999/CONTRL) stored and written to the partner's outbox; the
-//!    documents of accepted interchanges queued for delivery.
+//!    order handed over): every set validated and mapped; every interchange checked for its sender
+//!    (the ISA/UNB sender must be the authenticated partner) and for duplicates (same sender and
+//!    control number); acknowledgments (TA1/997/999/CONTRL) stored and written to the partner's
+//!    outbox; the documents of accepted interchanges queued for delivery.
 //!
 //! Processing is idempotent (document ids are the input's id and the set's position; claims are
 //! owned by the input), so inputs found unprocessed after a crash are simply processed again.
@@ -570,13 +570,13 @@ fn expected_sender(p: &crate::profiles::Loaded, standard: Standard) -> String {
     .unwrap_or_else(|| format!("no {} identity", standard.name()))
 }
 
-/// The claim that keeps an input with a `once_key` from being taken twice.
 /// The processing thread of a partner: FNV-1a of its code, so the choice is the same on every start.
 fn shard(partner: &str, threads: usize) -> usize {
     let h = partner.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     (h % threads as u64) as usize
 }
 
+/// The claim that keeps an input with a `once_key` from being taken twice.
 pub fn once_claim(partner: &str, key: &str, sha256: &str) -> String {
     format!("once:{partner}:{key}:{sha256}")
 }

@@ -945,13 +945,11 @@ struct ObjDe<'c, 'x> {
     provenance: Option<&'x Provenance>,
 }
 
-impl<'de, 'c, 'x> de::Deserializer<'de> for ObjDe<'c, 'x> {
-    type Error = MapError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+impl<'c, 'x> ObjDe<'c, 'x> {
+    fn read<'de, V: Visitor<'de>>(self, keys: Option<&'x [u32]>, visitor: V) -> Result<V::Value, MapError> {
         let obj = self.obj;
         let entered = obj.plan.as_deref().is_some_and(|p| self.cx.enter(p, self.scope));
-        let out = visitor.visit_map(ObjAccess { cx: self.cx, obj, scope: self.scope, next: 0, pending: None, provenance: self.provenance });
+        let out = visitor.visit_map(ObjAccess { cx: self.cx, obj, scope: self.scope, next: 0, pending: None, provenance: self.provenance, keys });
         if entered {
             self.cx.leave();
         }
@@ -970,8 +968,35 @@ impl<'de, 'c, 'x> de::Deserializer<'de> for ObjDe<'c, 'x> {
             _ => e,
         })
     }
+}
 
-    present_value!();
+impl<'de, 'c, 'x> de::Deserializer<'de> for ObjDe<'c, 'x> {
+    type Error = MapError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        self.read(None, visitor)
+    }
+
+    /// A derived struct: its field list turns the mapping's field names into indexes once, and keys
+    /// go to the derived visitor as numbers (serde_derive numbers fields as they stand in `fields`:
+    /// true for the model, which has no `alias`; the golden tests would show it otherwise).
+    fn deserialize_struct<V: Visitor<'de>>(self, _name: &'static str, fields: &'static [&'static str], visitor: V) -> Result<V::Value, MapError> {
+        let keys = self.obj.keys.get_or_init(|| {
+            let at = |name: &str| fields.iter().position(|f| *f == name).map_or(u32::MAX, |i| i as u32);
+            self.obj.fields.iter().map(|f| at(&f.name)).chain([at("provenance")]).collect()
+        });
+        self.read(Some(keys), visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
+        visitor.visit_some(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
 }
 
 enum Pending<'x> {
@@ -988,6 +1013,18 @@ struct ObjAccess<'c, 'x> {
     next: usize,
     pending: Option<(&'x str, Pending<'x>)>,
     provenance: Option<&'x Provenance>,
+    /// The fields' indexes in the target struct, when it gave its field list.
+    keys: Option<&'x [u32]>,
+}
+
+impl<'c, 'x> ObjAccess<'c, 'x> {
+    /// The key of field `i`: its index in the target struct when known, else its name.
+    fn key<'de, K: DeserializeSeed<'de>>(&self, seed: K, i: usize, name: &str) -> Result<K::Value, MapError> {
+        match self.keys.and_then(|k| k.get(i)).filter(|&&k| k != u32::MAX) {
+            Some(&k) => seed.deserialize(de::value::U64Deserializer::<MapError>::new(u64::from(k))),
+            None => seed.deserialize(name.into_deserializer()),
+        }
+    }
 }
 
 impl<'de, 'c, 'x> MapAccess<'de> for ObjAccess<'c, 'x> {
@@ -996,7 +1033,7 @@ impl<'de, 'c, 'x> MapAccess<'de> for ObjAccess<'c, 'x> {
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, MapError> {
         if let Some(p) = self.provenance.take() {
             self.pending = Some(("provenance", Pending::Provenance(p)));
-            return seed.deserialize("provenance".into_deserializer()).map(Some);
+            return self.key(seed, self.obj.fields.len(), "provenance").map(Some);
         }
         while let Some(f) = self.obj.fields.get(self.next) {
             self.next += 1;
@@ -1014,7 +1051,7 @@ impl<'de, 'c, 'x> MapAccess<'de> for ObjAccess<'c, 'x> {
                 Rule::Array(entries) => Pending::Array(entries),
             };
             self.pending = Some((f.name.as_str(), pending));
-            return seed.deserialize(f.name.as_str().into_deserializer()).map(Some);
+            return self.key(seed, self.next - 1, &f.name).map(Some);
         }
         Ok(None)
     }

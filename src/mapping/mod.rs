@@ -509,6 +509,10 @@ pub(crate) struct Obj {
     /// For a scope root (the document, an object per `each` match): what one pass over the scope
     /// reads for it and the objects nested in its scope ([`plan`]).
     pub plan: Option<Box<plan::Plan>>,
+    /// Each field's position in the target struct's field list (`u32::MAX`: not there), and last
+    /// the position of `provenance`: keys are then handed to serde as indexes, not names. Filled the
+    /// first time the object is read.
+    pub keys: std::sync::OnceLock<Box<[u32]>>,
 }
 
 /// A condition on the scope: `when` (one path, or a list: any of them) and `unless` (none of them).
@@ -719,7 +723,7 @@ impl<'e> Compiler<'e> {
             self.err(file, v.span().start, format!("{}: expected a table of fields", show_target(target)));
             return None;
         };
-        let mut obj = Obj { fields: Vec::new(), scope, when: When::default(), plan: None };
+        let mut obj = Obj { fields: Vec::new(), scope, when: When::default(), plan: None, keys: Default::default() };
         for (k, val) in t.iter() {
             let name = k.get_ref().as_ref();
             if name == "each" {

@@ -787,7 +787,7 @@ enum TrailerKind {
 
 /// True when every byte is in 0x20..=0x7E: 8 bytes per step (exact: the "has less" / "has more"
 /// word tricks answer for the whole word without false positives when the limits are below 128).
-fn all_printable_ascii(bytes: &[u8]) -> bool {
+pub(super) fn all_printable_ascii(bytes: &[u8]) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let mut chunks = bytes.chunks_exact(8);

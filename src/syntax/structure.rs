@@ -8,8 +8,8 @@
 
 use super::diag::{Diagnostic, Location, Problem};
 use super::envelope::Standard;
-use super::reader::TransactionSet;
-use super::segment::{Delimiters, Element, Segment};
+use super::reader::{all_printable_ascii, TransactionSet};
+use super::segment::{Element, Segment};
 use super::spec::{Dictionary, DocumentSpec, Entry, EntryKind, LoopNode, Node, SegmentDef, Usage};
 use super::types::{self, DataType};
 use std::collections::HashMap;
@@ -514,9 +514,10 @@ fn check_elements(
     let mut present: u64 = 0;
     let mut n = 0;
     let base = seg.as_bytes().as_ptr() as usize;
-    // One screen of the whole segment for control characters; values are searched one by one only
-    // when it finds one (or a delimiter is one).
-    let clean = !may_hold_control(seg.as_bytes(), seg.delimiters());
+    // One screen of the whole segment (the reader's printable-ASCII test, 8 bytes a step): values
+    // are searched one by one for control characters only when it fails (a control or non-ASCII
+    // byte, or a control character as delimiter).
+    let clean = all_printable_ascii(seg.as_bytes());
     for (i, el) in seg.elements().enumerate() {
         n = i + 1;
         // Where each element is, for the mappings that read this set after (no second split).
@@ -571,34 +572,6 @@ fn check_elements(
     if standard == Standard::Edifact && def.id == "DTM" {
         check_edifact_date(seg, number, out);
     }
-}
-
-fn is_control(b: u8) -> bool {
-    b < 0x20 || b == 0x7f
-}
-
-/// Whether a segment may hold a control character (C0 or DEL) in its data: false only when no
-/// delimiter is one and no byte is one. Eight bytes at a time: a byte below 0x20 leaves a borrow in
-/// its high bit after subtracting 0x20 from every byte, and DEL becomes zero after XOR with 0x7F.
-fn may_hold_control(bytes: &[u8], d: &Delimiters) -> bool {
-    if [Some(d.element), Some(d.component), d.repetition, d.release].into_iter().flatten().any(is_control) {
-        return true;
-    }
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let below_space = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-    let has_del = |x: u64| {
-        let v = x ^ (ONES * 0x7f);
-        v.wrapping_sub(ONES) & !v & HIGH != 0
-    };
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_ne_bytes(w.try_into().expect("chunks of 8"));
-        if below_space(x) || has_del(x) {
-            return true;
-        }
-    }
-    words.remainder().iter().any(|&b| is_control(b))
 }
 
 fn entry_name<'d>(dict: &'d Dictionary, entry: &Entry) -> (&'d str, &'d str) {
@@ -676,8 +649,8 @@ fn component_missing(dict: &Dictionary, entry: &Entry, seg: &Segment<'_>, number
     )
 }
 
+/// `clean`: the segment is printable ASCII, so it holds no control character.
 #[allow(clippy::too_many_arguments)]
-/// `clean`: the segment was screened and holds no control character (see [`may_hold_control`]).
 fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, number: u32, pos: usize, comp: Option<usize>, clean: bool, out: &mut Vec<Diagnostic>) {
     let def = &dict.elements[e];
     let text;
@@ -692,7 +665,7 @@ fn check_value(dict: &Dictionary, e: usize, el: Element<'_>, seg: &Segment<'_>, 
     let len = types::measured_len(def.data_type, v);
     let decimal = seg.delimiters().decimal;
     // No standard's character set has control characters (NUL, BEL, ESC ...) in data.
-    let control = if clean { None } else { v.iter().position(|&b| is_control(b)) };
+    let control = if clean { None } else { v.iter().position(|&b| b < 0x20 || b == 0x7f) };
     let problem = if let Some(i) = control {
         Some((Problem::InvalidCharacter, format!("has the control character 0x{:02X} at character {}", v[i], i + 1)))
     } else if len < def.min as usize {
@@ -797,30 +770,5 @@ fn check_edifact_date(seg: &Segment<'_>, number: u32, out: &mut Vec<Diagnostic>)
             )
             .with_value(value),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{is_control, may_hold_control};
-    use crate::syntax::segment::Delimiters;
-
-    #[test]
-    fn control_screen_is_exact() {
-        // Every byte value at every position of segments of every length up to 24 (word and tail).
-        for len in 1..=24 {
-            for at in 0..len {
-                for b in 0..=255u8 {
-                    let mut seg = vec![b'A'; len];
-                    seg[at] = b;
-                    assert_eq!(may_hold_control(&seg, &Delimiters::X12), is_control(b), "byte 0x{b:02X} at {at} of {len}");
-                }
-            }
-        }
-        // High bytes (UTF-8, Latin-1) next to each other are not control characters.
-        assert!(!may_hold_control("PID*F****CAFÉ CRÈME ÜBER".as_bytes(), &Delimiters::X12));
-        // A control delimiter (GS as element separator, as some X12 senders use) means: look at each value.
-        let gs = Delimiters { element: 0x1d, ..Delimiters::X12 };
-        assert!(may_hold_control(b"REF\x1dPO\x1d123", &gs));
     }
 }

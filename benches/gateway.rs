@@ -9,7 +9,9 @@
 //! 1. Floor: the fsync this disk does (what every group commit costs at least).
 //! 2. Throughput: N uploads by 32 concurrent clients, spread over P partners (each partner's documents
 //!    are delivered in order, one at a time, so partners are the parallelism of delivery); documents
-//!    per second until the last upload is answered, and until the last document is at dev-erp.
+//!    per second until the last upload is answered, and until the last document is at dev-erp; and
+//!    the CPU time each process (gateway, dev-erp, this load generator) spent per document meanwhile,
+//!    the steadier figure to compare builds by on a noisy machine.
 //! 3. Latency: 500 uploads per second for S seconds, open loop: p50 / p99 / max from request to 2xx.
 
 mod common;
@@ -31,6 +33,16 @@ fn fsync_floor(dir: &Path) -> Duration {
     }
     let _ = std::fs::remove_file(&path);
     start.elapsed() / n
+}
+
+/// CPU time (user + system, all threads) a process has used so far, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).map(|x| x.parse().unwrap_or(0)).collect();
+    // Clock ticks: 100 per second on Linux (USER_HZ).
+    f.iter().sum::<u64>() as f64 / 100.0
 }
 
 fn main() {
@@ -58,7 +70,8 @@ fn main() {
     .unwrap();
     let floor = fsync_floor(&dir);
     let store = dir.join("erp-store");
-    let _processes = start_gateway(&dir, erp_port);
+    let processes = start_gateway(&dir, erp_port);
+    let pids = [("gateway", processes.1 .0.id()), ("dev-erp", processes.0 .0.id()), ("load generator", std::process::id())];
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
         let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
@@ -72,6 +85,7 @@ fn main() {
 
         // Throughput: 32 clients.
         let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let cpu_before = pids.map(|(_, pid)| cpu_seconds(pid));
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..32 {
@@ -96,6 +110,7 @@ fn main() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let all = start.elapsed();
+        let cpu: Vec<String> = pids.iter().zip(cpu_before).map(|((name, pid), before)| format!("{name} {:.3} ms", (cpu_seconds(*pid) - before) * 1e3 / docs as f64)).collect();
         println!(
             "throughput: uploads answered {:.0} docs/s ({:.2} s); delivered {:.0} docs/s ({:.2} s)",
             docs as f64 / uploaded.as_secs_f64(),
@@ -103,6 +118,7 @@ fn main() {
             docs as f64 / all.as_secs_f64(),
             all.as_secs_f64()
         );
+        println!("CPU per document (user + system, all threads): {}", cpu.join(", "));
 
         // Latency at a fixed 500 uploads per second (open loop: a request is sent on time even when
         // earlier ones are still out).

@@ -298,7 +298,17 @@ impl Processor {
         if rec.state != State::Received {
             return Ok(rec);
         }
-        let raw = j.raw(&rec.sha256)?.ok_or_else(|| JournalError::NotFound(format!("raw bytes {} of intake {id}", rec.sha256)))?;
+        // Unreadable raw bytes: only a power loss between an input's writes and their sync (so the
+        // sender was never answered) or a damaged disk does this; the input is marked, not retried.
+        let raw = match j.raw(&rec.sha256) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => {
+                let why = format!("raw bytes {} not found in the journal", rec.sha256);
+                return self.unreadable(rec, why);
+            }
+            Err(e @ (JournalError::Corrupt { .. } | JournalError::NotFound(_))) => return self.unreadable(rec, e.to_string()),
+            Err(e) => return Err(e),
+        };
         let span = tracing::info_span!("process", intake = id, partner = %rec.partner, correlation_id = %rec.correlation_id);
         let _enter = span.enter();
         let now = journal::now();
@@ -428,6 +438,15 @@ impl Processor {
         j.put_intake(&rec)?;
         j.record(&Event { at: journal::now(), subject: format!("intake:{id}"), state: rec.state, cause })?;
         tracing::info!(state = %rec.state, documents = rec.documents.len(), acks = rec.acks.len(), "processed");
+        Ok(rec)
+    }
+
+    fn unreadable(&self, mut rec: Intake, why: String) -> Result<Intake, JournalError> {
+        tracing::error!(intake = rec.id, "raw bytes unreadable: {why}");
+        rec.state = State::Rejected;
+        rec.errors.push(format!("the input's raw bytes cannot be read ({why}); it was never acknowledged to its sender unless the disk is damaged"));
+        self.journal.put_intake(&rec)?;
+        self.journal.record(&Event { at: journal::now(), subject: format!("intake:{}", rec.id), state: State::Rejected, cause: "raw bytes unreadable".into() })?;
         Ok(rec)
     }
 

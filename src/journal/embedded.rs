@@ -1,15 +1,16 @@
-//! The embedded journal: one sled 0.34 database in a directory, raw inputs over 1 MB beside it as
-//! files (written, fsynced, then referenced).
+//! The embedded journal: one sled 0.34 database in a directory; raw inputs and canonical documents
+//! appended to a value log beside it ([`super::values`], sled holds references), raw inputs over
+//! 1 MB as files of their own (written, fsynced, then referenced).
 //!
 //! Trees and their keys (all records JSON):
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `raw` | SHA-256 hex | `0` + bytes, or `1` (the bytes are in `blobs/ab/abcd…`) |
+//! | `raw` | SHA-256 hex | `2` + [`ValueRef`] (in the value log), `1` (in `blobs/ab/abcd…`), or `0` + bytes (journals written before the value log) |
 //! | `intakes` | intake id (u64 BE) | [`Intake`] |
 //! | `pending` | intake id | empty: received, not processed yet |
 //! | `documents` | intake id + set number (u32 BE) | [`DocumentRecord`] |
-//! | `canonical` | same | canonical JSON |
+//! | `canonical` | same | `2` + [`ValueRef`], or canonical JSON (journals written before the value log) |
 //! | `numbers` | number `\0` document key | empty: the search index |
 //! | `acks`, `ack_bytes` | ack id | [`AckRecord`], the EDI |
 //! | `events` | subject `\0` sequence (u64 BE) | [`Event`] |
@@ -18,6 +19,7 @@
 //! | `counters`, `claims` | name | u64 BE |
 //! | `receipts` | receipt key (`as2:PARTNER:MESSAGE-ID`) | the receipt (an MDN as a MIME entity) |
 
+use super::values::{ValueLog, ValueRef};
 use super::*;
 use sled::{Db, Tree};
 use std::io::Write;
@@ -30,6 +32,7 @@ pub struct SledJournal {
     db: Db,
     instance: String,
     blobs: PathBuf,
+    values: ValueLog,
     raw: Tree,
     intakes: Tree,
     pending: Tree,
@@ -109,6 +112,7 @@ impl SledJournal {
         SledJournal {
             instance,
             blobs: dir.join("blobs"),
+            values: ValueLog::open(&dir.join("values"))?,
             raw: t("raw")?,
             intakes: t("intakes")?,
             pending: t("pending")?,
@@ -143,6 +147,24 @@ impl SledJournal {
         self.blobs.join(&sha[..2]).join(sha)
     }
 
+    /// Appends a value to the value log; returns what sled keeps: `2` + its reference.
+    fn append_value(&self, bytes: &[u8]) -> Result<[u8; 1 + ValueRef::ENCODED]> {
+        let mut v = [2u8; 1 + ValueRef::ENCODED];
+        v[1..].copy_from_slice(&self.values.append(bytes)?.encode());
+        Ok(v)
+    }
+
+    /// The value behind what [`append_value`](Self::append_value) returned.
+    fn read_value(&self, key: &[u8], v: &[u8]) -> Result<Vec<u8>> {
+        match v.split_first() {
+            Some((2, r)) => match ValueRef::decode(r) {
+                Some(r) => self.values.read(r),
+                None => Err(JournalError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), message: format!("a value reference of {} bytes", r.len()) }),
+            },
+            _ => Err(JournalError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), message: format!("unknown value tag {:?}", v.first()) }),
+        }
+    }
+
     /// Writes a blob file durably: temporary name, fsync, rename, fsync of the directory.
     fn write_blob(&self, sha: &str, bytes: &[u8]) -> Result<()> {
         let path = self.blob_path(sha);
@@ -173,10 +195,7 @@ impl Journal for SledJournal {
             self.write_blob(&sha, bytes)?;
             self.raw.insert(&sha, &[1u8][..])?;
         } else {
-            let mut v = Vec::with_capacity(bytes.len() + 1);
-            v.push(0);
-            v.extend_from_slice(bytes);
-            self.raw.insert(&sha, v)?;
+            self.raw.insert(&sha, &self.append_value(bytes)?[..])?;
         }
         Ok(sha)
     }
@@ -185,10 +204,11 @@ impl Journal for SledJournal {
         let Some(v) = self.raw.get(sha256)? else { return Ok(None) };
         match v.first() {
             Some(0) => Ok(Some(v[1..].to_vec())),
-            _ => {
+            Some(1) => {
                 let path = self.blob_path(sha256);
                 std::fs::read(&path).map(Some).map_err(|source| JournalError::Blob { path: path.display().to_string(), source })
             }
+            _ => self.read_value(sha256.as_bytes(), &v).map(Some),
         }
     }
 
@@ -268,13 +288,18 @@ impl Journal for SledJournal {
     }
 
     fn put_canonical(&self, id: &str, json: &[u8]) -> Result<()> {
-        self.canonical.insert(doc_key(id)?, json)?;
+        self.canonical.insert(doc_key(id)?, &self.append_value(json)?[..])?;
         Ok(())
     }
 
     fn canonical(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let Ok(k) = doc_key(id) else { return Ok(None) };
-        Ok(self.canonical.get(k)?.map(|v| v.to_vec()))
+        let Some(v) = self.canonical.get(k)? else { return Ok(None) };
+        // Canonical JSON starts with `{`: anything else is a reference.
+        if v.first() == Some(&b'{') {
+            return Ok(Some(v.to_vec()));
+        }
+        self.read_value(id.as_bytes(), &v).map(Some)
     }
 
     fn documents(&self, q: &Query) -> Result<Vec<DocumentRecord>> {
@@ -409,6 +434,8 @@ impl Journal for SledJournal {
     }
 
     fn sync(&self) -> Result<()> {
+        // Values first: then every reference sled makes durable points at durable bytes.
+        self.values.sync()?;
         self.db.flush()?;
         Ok(())
     }

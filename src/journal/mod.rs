@@ -11,6 +11,7 @@
 //! across concurrent inputs, see `pipeline::GroupCommit`) before anything is acknowledged to a sender.
 
 pub mod embedded;
+pub mod values;
 
 pub use embedded::{sha256_hex, SledJournal};
 

@@ -161,3 +161,52 @@ async fn a_refusal_is_dead_lettered_with_the_answer_kept_and_replayed_by_an_oper
     let history: Vec<String> = h.document(&ids[0]).await["history"].as_array().unwrap().iter().map(|e| e["state"].as_str().unwrap().to_string()).collect();
     assert_eq!(history, ["mapped", "queued", "dead_lettered", "queued", "delivered"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_whose_raw_bytes_never_reached_the_disk_is_rejected_and_the_gateway_starts() {
+    use edigate::journal::{Intake, Journal, SledJournal, State};
+    let mut h = Harness::new("lost-raw", Options::default());
+    // What a power loss can leave: sled wrote the intake record and the reference to its raw bytes
+    // on its own, but the value log's bytes never reached the disk (the sender was never answered).
+    let journal_dir = h.dir.join("data/journal");
+    let id = {
+        let j = SledJournal::open(&journal_dir).unwrap();
+        let body = wayne_order(1);
+        let sha256 = j.put_raw(&body).unwrap();
+        let id = j.next_intake_id().unwrap();
+        let rec = Intake {
+            id,
+            partner: "wayne-retail".into(),
+            channel: "http".into(),
+            filename: None,
+            received_at: edigate::journal::now(),
+            size: body.len() as u64,
+            sha256,
+            correlation_id: "lost-1".into(),
+            state: State::Received,
+            interchanges: vec![],
+            documents: vec![],
+            acks: vec![],
+            errors: vec![],
+        };
+        j.put_intake(&rec).unwrap();
+        j.sync().unwrap();
+        id
+    };
+    let log = journal_dir.join("values/00000001.log");
+    let len = std::fs::metadata(&log).unwrap().len();
+    assert!(len > 500, "the raw bytes went to the value log ({len} bytes)");
+    std::fs::File::options().write(true).open(&log).unwrap().set_len(len / 2).unwrap();
+
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let got = h.get_json(&format!("/api/v1/intakes/{id}")).await;
+    assert_eq!(got["intake"]["state"], "rejected", "{got:#}");
+    let why = got["intake"]["errors"][0].as_str().unwrap();
+    assert!(why.contains("raw bytes cannot be read") && why.contains("00000001.log at offset 0") && why.contains("segment ends before"), "{why}");
+    // The gateway goes on serving.
+    let (status, _) = h.upload("wayne-retail", wayne_order(2)).await.unwrap();
+    assert_eq!(status, 202);
+    let got = h.wait_delivered(1, Duration::from_secs(30)).await;
+    assert_eq!(order_number(&got[0]), "WR-000002");
+}

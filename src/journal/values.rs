@@ -1,0 +1,248 @@
+//! The value log: the journal's large values (raw inputs up to the blob threshold, canonical
+//! documents) appended to segment files, with sled holding 16-byte references to them.
+//!
+//! Why: sled 0.34 keeps values inside its B-tree nodes and rewrites a whole node (up to 17 entries)
+//! when it consolidates or splits one; with 10–30 KB values that rewrote ~250 KB per 10 KB input
+//! (nodes over 128 KB even go out as one file each), about half of the gateway's CPU. Appended
+//! here, each value is written once.
+//!
+//! Layout: `values/00000001.log`, `00000002.log`, ... each at most [`SEGMENT_SIZE`] bytes (a value
+//! larger than that gets a segment of its own). A record is `len: u32 LE`, `crc32: u32 LE` (of the
+//! value), then the value. Nothing is ever removed: the journal keeps everything.
+//!
+//! Crash rules: [`ValueLog::sync`] makes every appended value durable, and the journal calls it
+//! before it flushes sled, so every reference sled holds after a journal sync points at durable
+//! bytes. sled may also write on its own between syncs; after a power loss (not a process crash:
+//! written bytes are then in the page cache) such a reference can point at bytes that never
+//! reached the disk. Reading it fails with [`JournalError::Corrupt`] (the checksum or the length
+//! does not match); it belongs to an input that was never acknowledged, since acknowledging waits
+//! for a sync. A torn record at the end of a segment is left where it is: appends go after it.
+
+use super::{JournalError, Result};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// A segment is closed once it holds this many bytes.
+pub const SEGMENT_SIZE: u64 = 64 << 20;
+const HEADER: usize = 8;
+
+/// Where a value is: its segment, the offset of its record, its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueRef {
+    pub segment: u32,
+    pub offset: u64,
+    pub len: u32,
+}
+
+impl ValueRef {
+    pub const ENCODED: usize = 16;
+
+    pub fn encode(&self) -> [u8; Self::ENCODED] {
+        let mut b = [0u8; Self::ENCODED];
+        b[..4].copy_from_slice(&self.segment.to_be_bytes());
+        b[4..12].copy_from_slice(&self.offset.to_be_bytes());
+        b[12..].copy_from_slice(&self.len.to_be_bytes());
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Option<ValueRef> {
+        let b: &[u8; Self::ENCODED] = b.try_into().ok()?;
+        Some(ValueRef {
+            segment: u32::from_be_bytes(b[..4].try_into().ok()?),
+            offset: u64::from_be_bytes(b[4..12].try_into().ok()?),
+            len: u32::from_be_bytes(b[12..].try_into().ok()?),
+        })
+    }
+}
+
+struct Writer {
+    segment: u32,
+    file: Arc<File>,
+    len: u64,
+    /// Closed segments whose last appends are not synced yet.
+    closed: Vec<Arc<File>>,
+}
+
+pub struct ValueLog {
+    dir: PathBuf,
+    writer: Mutex<Writer>,
+    /// Open segments for reading.
+    readers: Mutex<HashMap<u32, Arc<File>>>,
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Blob { path: path.display().to_string(), source }
+}
+
+impl ValueLog {
+    /// Opens the log in `dir` (created if missing); appends go to the end of its last segment.
+    pub fn open(dir: &Path) -> Result<ValueLog> {
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let last = std::fs::read_dir(dir)
+            .map_err(io_error(dir))?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(1);
+        let (file, len) = Self::open_segment(dir, last)?;
+        Ok(ValueLog {
+            dir: dir.to_path_buf(),
+            writer: Mutex::new(Writer { segment: last, file: Arc::new(file), len, closed: Vec::new() }),
+            readers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn path(dir: &Path, segment: u32) -> PathBuf {
+        dir.join(format!("{segment:08}.log"))
+    }
+
+    fn open_segment(dir: &Path, segment: u32) -> Result<(File, u64)> {
+        let path = Self::path(dir, segment);
+        let file = OpenOptions::new().create(true).write(true).read(true).truncate(false).open(&path).map_err(io_error(&path))?;
+        let len = file.metadata().map_err(io_error(&path))?.len();
+        Ok((file, len))
+    }
+
+    /// Appends a value; durable after the next [`sync`](Self::sync).
+    pub fn append(&self, value: &[u8]) -> Result<ValueRef> {
+        let len = u32::try_from(value.len()).map_err(|_| JournalError::Storage(format!("a value of {} bytes is too large for the value log", value.len())))?;
+        let mut header = [0u8; HEADER];
+        header[..4].copy_from_slice(&len.to_le_bytes());
+        header[4..].copy_from_slice(&crc32fast::hash(value).to_le_bytes());
+        let mut w = self.writer.lock().expect("value log writer");
+        if w.len > 0 && w.len + (HEADER + value.len()) as u64 > SEGMENT_SIZE {
+            let next = w.segment + 1;
+            let (file, len) = Self::open_segment(&self.dir, next)?;
+            let old = std::mem::replace(&mut w.file, Arc::new(file));
+            w.closed.push(old);
+            (w.segment, w.len) = (next, len);
+        }
+        let at = ValueRef { segment: w.segment, offset: w.len, len };
+        let path = Self::path(&self.dir, w.segment);
+        // At an explicit offset: a write that fails half-way is overwritten by the next append.
+        // One write for small values (header and value together); large ones in two.
+        if value.len() <= 64 << 10 {
+            let mut buf = Vec::with_capacity(HEADER + value.len());
+            buf.extend_from_slice(&header);
+            buf.extend_from_slice(value);
+            w.file.write_all_at(&buf, at.offset)
+        } else {
+            w.file.write_all_at(&header, at.offset).and_then(|()| w.file.write_all_at(value, at.offset + HEADER as u64))
+        }
+        .map_err(io_error(&path))?;
+        w.len += (HEADER + value.len()) as u64;
+        Ok(at)
+    }
+
+    /// Reads a value back, checking its length and checksum.
+    pub fn read(&self, at: ValueRef) -> Result<Vec<u8>> {
+        let path = Self::path(&self.dir, at.segment);
+        let corrupt = |message: String| JournalError::Corrupt { key: format!("{} at offset {}", path.display(), at.offset), message };
+        let file = {
+            let mut readers = self.readers.lock().expect("value log readers");
+            match readers.get(&at.segment) {
+                Some(f) => f.clone(),
+                None => {
+                    let f = Arc::new(File::open(&path).map_err(io_error(&path))?);
+                    readers.insert(at.segment, f.clone());
+                    f
+                }
+            }
+        };
+        let mut buf = vec![0u8; HEADER + at.len as usize];
+        file.read_exact_at(&mut buf, at.offset).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => corrupt(format!("the segment ends before the {} bytes of the value (not written before a power loss?)", at.len)),
+            _ => io_error(&path)(e),
+        })?;
+        let len = u32::from_le_bytes(buf[..4].try_into().expect("4 bytes"));
+        let crc = u32::from_le_bytes(buf[4..HEADER].try_into().expect("4 bytes"));
+        if len != at.len {
+            return Err(corrupt(format!("the record holds {len} bytes, the reference says {}", at.len)));
+        }
+        buf.drain(..HEADER);
+        if crc32fast::hash(&buf) != crc {
+            return Err(corrupt("checksum mismatch".into()));
+        }
+        Ok(buf)
+    }
+
+    /// Everything appended so far is on disk when this returns.
+    pub fn sync(&self) -> Result<()> {
+        let (segment, file, closed) = {
+            let mut w = self.writer.lock().expect("value log writer");
+            (w.segment, w.file.clone(), std::mem::take(&mut w.closed))
+        };
+        for f in closed.iter().chain([&file]) {
+            f.sync_data().map_err(io_error(&Self::path(&self.dir, segment)))?;
+        }
+        if !closed.is_empty() {
+            // New segment files: their directory entries too.
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error(&self.dir))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("edigate-values-{}-{}", std::process::id(), fastrand::u64(..)));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn values_survive_a_reopen_and_appends_go_on_after_them() {
+        let dir = tempdir();
+        let (a, b) = {
+            let log = ValueLog::open(&dir).unwrap();
+            let a = log.append(b"first").unwrap();
+            let b = log.append(&vec![7u8; 100_000]).unwrap();
+            log.sync().unwrap();
+            (a, b)
+        };
+        let log = ValueLog::open(&dir).unwrap();
+        assert_eq!(log.read(a).unwrap(), b"first");
+        assert_eq!(log.read(b).unwrap(), vec![7u8; 100_000]);
+        let c = log.append(b"third").unwrap();
+        assert_eq!(c.offset, b.offset + HEADER as u64 + 100_000, "appended after what was there");
+        assert_eq!(log.read(c).unwrap(), b"third");
+        assert_eq!(ValueRef::decode(&c.encode()), Some(c));
+    }
+
+    #[test]
+    fn a_full_segment_is_closed_and_a_new_one_begun() {
+        let dir = tempdir();
+        let log = ValueLog::open(&dir).unwrap();
+        let big = vec![1u8; (SEGMENT_SIZE / 2) as usize];
+        let refs: Vec<ValueRef> = (0..3).map(|_| log.append(&big).unwrap()).collect();
+        assert_eq!(refs.iter().map(|r| r.segment).collect::<Vec<_>>(), [1, 2, 3]);
+        log.sync().unwrap();
+        assert!(refs.iter().all(|r| log.read(*r).unwrap() == big));
+    }
+
+    #[test]
+    fn damaged_or_missing_bytes_are_reported_not_returned() {
+        let dir = tempdir();
+        let log = ValueLog::open(&dir).unwrap();
+        let a = log.append(b"ISA*00*...~").unwrap();
+        log.sync().unwrap();
+        // A flipped byte in the value.
+        let path = dir.join("00000001.log");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER + 3] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let log = ValueLog::open(&dir).unwrap();
+        let e = log.read(a).unwrap_err().to_string();
+        assert!(e.contains("00000001.log at offset 0") && e.contains("checksum mismatch"), "{e}");
+        // A reference past the end (sled wrote it, the value never reached the disk).
+        let past = ValueRef { segment: 1, offset: 1_000, len: 10 };
+        let e = log.read(past).unwrap_err().to_string();
+        assert!(e.contains("the segment ends before"), "{e}");
+    }
+}

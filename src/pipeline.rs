@@ -116,6 +116,10 @@ impl GroupCommit {
     }
 }
 
+/// Inputs up to this size are kept on the caller's thread by [`Pipeline::receive`]; larger ones
+/// (hashing 64 MB takes a while) on a blocking thread.
+const INLINE_RECEIVE: usize = 256 << 10;
+
 type Job = (u64, oneshot::Sender<Result<Intake, JournalError>>);
 
 /// The gateway's intake: receive, then process.
@@ -192,7 +196,8 @@ impl Pipeline {
         }
         let started = std::time::Instant::now();
         let j = self.journal.clone();
-        let rec = tokio::task::spawn_blocking(move || -> Result<Intake, JournalError> {
+        let small = up.bytes.len() <= INLINE_RECEIVE;
+        let keep = move || -> Result<Intake, JournalError> {
             let sha256 = j.put_raw(&up.bytes)?;
             let id = j.next_intake_id()?;
             if let Some(key) = &up.once_key {
@@ -224,9 +229,10 @@ impl Pipeline {
             j.put_intake(&rec)?;
             j.record(&Event { at: rec.received_at, subject: format!("intake:{id}"), state: State::Received, cause: format!("{} bytes by {}", rec.size, rec.channel) })?;
             Ok(rec)
-        })
-        .await
-        .map_err(|_| IntakeError::Closed)??;
+        };
+        // A small input is kept right here (tens of microseconds: hashing, one append, a few
+        // in-memory sled writes); handing it to a blocking thread and back would cost as much.
+        let rec = if small { keep()? } else { tokio::task::spawn_blocking(keep).await.map_err(|_| IntakeError::Closed)?? };
         self.commit.durable().await?;
         self.inputs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.intake_latency.observe(started.elapsed());

@@ -58,6 +58,14 @@ struct StateOnly {
     state: State,
 }
 
+/// What a replaced document record had indexed.
+#[derive(Deserialize)]
+struct Indexed {
+    number: Option<String>,
+    #[serde(default)]
+    order_numbers: Vec<String>,
+}
+
 fn state_index(s: State) -> usize {
     State::ALL.iter().position(|x| *x == s).expect("every state is in State::ALL")
 }
@@ -269,7 +277,14 @@ impl Journal for SledJournal {
 
     fn put_document(&self, d: &DocumentRecord) -> Result<()> {
         let k = doc_key(&d.id)?;
-        for n in d.number.iter().chain(&d.order_numbers) {
+        // The record this one replaces: its state leaves the count, its numbers are indexed already
+        // (a state change does not write the index again). Index entries go first, so a crash in
+        // between leaves an entry without a record, never a record missing from the index.
+        let was: Option<Indexed> = self.documents.get(k)?.map(|old| decode(&k, &old)).transpose()?;
+        let indexed = |n: &String| was.as_ref().is_some_and(|w| w.number.as_ref() == Some(n) || w.order_numbers.contains(n));
+        let mut numbers: Vec<&String> = d.number.iter().chain(&d.order_numbers).filter(|n| !indexed(n)).collect();
+        numbers.dedup();
+        for n in numbers {
             self.numbers.insert(prefixed(n, &k), &[][..])?;
         }
         let old = self.documents.insert(k, encode(d))?;

@@ -15,7 +15,7 @@
 //! owned by the input), so inputs found unprocessed after a crash are simply processed again.
 //! This module knows nothing of a transport.
 
-use crate::journal::{self, AckRecord, DocumentRecord, Event, Intake, InterchangeFacts, Journal, JournalError, State};
+use crate::journal::{self, AckRecord, Change, DocumentRecord, Intake, InterchangeFacts, Journal, JournalError, State};
 use crate::mapping::Library;
 use crate::profiles::Profiles;
 use crate::syntax::ack::{acknowledge, AckOptions, X12AckSet};
@@ -226,8 +226,7 @@ impl Pipeline {
                 acks: vec![],
                 errors: vec![],
             };
-            j.put_intake(&rec)?;
-            j.record(&Event { at: rec.received_at, subject: format!("intake:{id}"), state: State::Received, cause: format!("{} bytes by {}", rec.size, rec.channel) })?;
+            j.put_intake(&rec, Change::at(rec.received_at, State::Received, format!("{} bytes by {}", rec.size, rec.channel)))?;
             Ok(rec)
         };
         // A small input is kept right here (tens of microseconds: hashing, one append, a few
@@ -293,8 +292,10 @@ struct Processor {
 struct SetSeen {
     id: String,
     mapped: bool,
-    /// Written once, when its interchange's fate is known.
+    /// Written once, when its interchange's fate is known, with its first change (mapped or
+    /// rejected).
     record: DocumentRecord,
+    change: Change,
 }
 
 impl Processor {
@@ -328,7 +329,7 @@ impl Processor {
             }
             let n = seen.len() as u32 + 1;
             let doc_id = format!("{id}-{n}");
-            if let Err(e) = self.keep_set(&rec, &doc_id, o, now).map(|record| seen.push(SetSeen { id: doc_id, mapped: record.state == State::Mapped, record })) {
+            if let Err(e) = self.keep_set(&rec, &doc_id, o, now).map(|(record, change)| seen.push(SetSeen { id: doc_id, mapped: record.state == State::Mapped, record, change })) {
                 failure = Some(e);
             }
         });
@@ -441,8 +442,7 @@ impl Processor {
             State::Validated => format!("{} interchange(s), {} document(s)", rec.interchanges.len(), rec.documents.len()),
             _ => rec.errors.first().cloned().unwrap_or_default(),
         };
-        j.put_intake(&rec)?;
-        j.record(&Event { at: journal::now(), subject: format!("intake:{id}"), state: rec.state, cause })?;
+        j.put_intake(&rec, Change::new(rec.state, cause))?;
         tracing::info!(state = %rec.state, documents = rec.documents.len(), acks = rec.acks.len(), "processed");
         Ok(rec)
     }
@@ -451,14 +451,13 @@ impl Processor {
         tracing::error!(intake = rec.id, "raw bytes unreadable: {why}");
         rec.state = State::Rejected;
         rec.errors.push(format!("the input's raw bytes cannot be read ({why}); it was never acknowledged to its sender unless the disk is damaged"));
-        self.journal.put_intake(&rec)?;
-        self.journal.record(&Event { at: journal::now(), subject: format!("intake:{}", rec.id), state: State::Rejected, cause: "raw bytes unreadable".into() })?;
+        self.journal.put_intake(&rec, Change::new(State::Rejected, "raw bytes unreadable"))?;
         Ok(rec)
     }
 
-    /// Records one set: its canonical JSON when it mapped, its reason when not. Returns its document
-    /// record, which `settle` writes.
-    fn keep_set(&self, rec: &Intake, doc_id: &str, o: SetOutcome, now: chrono::DateTime<chrono::Utc>) -> Result<DocumentRecord, JournalError> {
+    /// Keeps one set's canonical JSON when it mapped. Returns its document record (mapped, or
+    /// rejected with the reason) and that first change, which `settle` writes.
+    fn keep_set(&self, rec: &Intake, doc_id: &str, o: SetOutcome, now: chrono::DateTime<chrono::Utc>) -> Result<(DocumentRecord, Change), JournalError> {
         let j = &*self.journal;
         let p = &o.provenance;
         let mut d = DocumentRecord {
@@ -498,8 +497,7 @@ impl Processor {
             }
         };
         d.state = state;
-        j.record(&Event { at: now, subject: format!("document:{doc_id}"), state, cause })?;
-        Ok(d)
+        Ok((d, Change::at(now, state, cause)))
     }
 
     /// A set's final state: queued when its interchange was accepted and it mapped.
@@ -509,7 +507,7 @@ impl Processor {
         let (state, cause) = match verdict {
             Ok(()) if set.mapped => (State::Queued, "interchange accepted".to_string()),
             // Rejected by validation or mapping: as keep_set left it.
-            Ok(()) => return j.put_document(&d),
+            Ok(()) => return j.put_document(&d, vec![set.change]),
             Err((s, why)) => (*s, why.clone()),
         };
         d.state = state;
@@ -517,8 +515,7 @@ impl Processor {
         if state != State::Queued {
             d.error.get_or_insert_with(|| cause.clone());
         }
-        j.put_document(&d)?;
-        j.record(&Event { at: d.updated_at, subject: format!("document:{}", d.id), state, cause })?;
+        j.put_document(&d, vec![set.change, Change::at(d.updated_at, state, cause)])?;
         if state == State::Queued {
             j.enqueue(&rec.partner, &d.id)?;
         }
@@ -580,8 +577,7 @@ impl Processor {
         let mut rec = self.journal.intake(id)?.ok_or_else(|| JournalError::NotFound(format!("intake {id}")))?;
         rec.state = State::Rejected;
         rec.errors.push(format!("internal error while processing (the input is kept): {what}"));
-        self.journal.put_intake(&rec)?;
-        self.journal.record(&Event { at: journal::now(), subject: format!("intake:{id}"), state: State::Rejected, cause: "internal error".into() })?;
+        self.journal.put_intake(&rec, Change::new(State::Rejected, "internal error"))?;
         Ok(rec)
     }
 }

@@ -16,7 +16,7 @@ pub mod email;
 pub mod erp;
 pub mod sftp;
 
-use crate::journal::{self, Attempt, DocumentRecord, Event, Journal, JournalError, State};
+use crate::journal::{self, Attempt, Change, DocumentRecord, Event, Journal, JournalError, State};
 use erp::{Answer, Erp};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -177,8 +177,7 @@ impl Delivery {
         if state != State::Failed {
             doc.next_attempt_at = None;
         }
-        j.put_document(&doc)?;
-        j.record(&Event { at: doc.updated_at, subject: format!("document:{}", doc.id), state, cause: cause.clone() })?;
+        j.put_document(&doc, vec![Change::at(doc.updated_at, state, cause.clone())])?;
         match state {
             State::Delivered => {
                 j.dequeue(&doc.partner, &doc.id)?;
@@ -221,8 +220,7 @@ impl Delivery {
         doc.attempts = 0;
         doc.next_attempt_at = None;
         doc.updated_at = journal::now();
-        j.put_document(&doc)?;
-        j.record(&Event { at: doc.updated_at, subject: format!("document:{id}"), state: State::Queued, cause: format!("replayed by {by}") })?;
+        j.put_document(&doc, vec![Change::at(doc.updated_at, State::Queued, format!("replayed by {by}"))])?;
         j.enqueue(&doc.partner, id)?;
         self.wake.notify_one();
         Ok(doc)

@@ -7,13 +7,13 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `raw` | SHA-256 hex | `2` + [`ValueRef`] (in the value log), `1` (in `blobs/ab/abcd…`), or `0` + bytes (journals written before the value log) |
-//! | `intakes` | intake id (u64 BE) | [`Intake`] |
+//! | `intakes` | intake id (u64 BE) | [`Intake`] and its `history` ([`Change`]s) |
 //! | `pending` | intake id | empty: received, not processed yet |
-//! | `documents` | intake id + set number (u32 BE) | [`DocumentRecord`] |
+//! | `documents` | intake id + set number (u32 BE) | [`DocumentRecord`] and its `history` ([`Change`]s) |
 //! | `canonical` | same | `2` + [`ValueRef`], or canonical JSON (journals written before the value log) |
 //! | `numbers` | number `\0` document key | empty: the search index |
 //! | `acks`, `ack_bytes` | ack id | [`AckRecord`], the EDI |
-//! | `events` | subject `\0` sequence (u64 BE) | [`Event`] |
+//! | `events` | subject `\0` sequence (u64 BE) | [`Event`] of subjects without a record (and of inputs and documents in journals written before histories were kept with records) |
 //! | `queue` | partner `\0` document key | document id |
 //! | `attempts` | document key + attempt (u32 BE) | [`Attempt`] |
 //! | `counters`, `claims` | name | u64 BE |
@@ -56,6 +56,21 @@ pub struct SledJournal {
 #[derive(Deserialize)]
 struct StateOnly {
     state: State,
+}
+
+/// A record as kept: its fields, and its history (`history`, beside them).
+#[derive(Serialize)]
+struct Kept<'a, T> {
+    #[serde(flatten)]
+    record: &'a T,
+    history: &'a [Change],
+}
+
+/// Only the history of a kept record.
+#[derive(Deserialize)]
+struct HistoryOnly {
+    #[serde(default)]
+    history: Vec<Change>,
 }
 
 /// What a replaced document record had indexed.
@@ -173,6 +188,28 @@ impl SledJournal {
         }
     }
 
+    /// Writes `record` under `key` with the history of the record it replaces plus `changes` (one
+    /// compare-and-swap, so concurrent writers cannot lose a change). Returns the replaced value.
+    fn keep_with_history<T: Serialize>(&self, tree: &Tree, key: &[u8], record: &T, changes: Vec<Change>) -> Result<Option<sled::IVec>> {
+        let mut failed = None;
+        let old = tree.fetch_and_update(key, |old| {
+            let mut history = match old.map(|v| serde_json::from_slice::<HistoryOnly>(v)) {
+                Some(Ok(h)) => h.history,
+                Some(Err(e)) => {
+                    failed = Some(JournalError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), message: e.to_string() });
+                    return old.map(<[u8]>::to_vec);
+                }
+                None => Vec::new(),
+            };
+            history.extend(changes.iter().cloned());
+            Some(encode(&Kept { record, history: &history }))
+        })?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(old),
+        }
+    }
+
     /// Writes a blob file durably: temporary name, fsync, rename, fsync of the directory.
     fn write_blob(&self, sha: &str, bytes: &[u8]) -> Result<()> {
         let path = self.blob_path(sha);
@@ -248,9 +285,9 @@ impl Journal for SledJournal {
         Ok(())
     }
 
-    fn put_intake(&self, r: &Intake) -> Result<()> {
+    fn put_intake(&self, r: &Intake, change: Change) -> Result<()> {
         let k = r.id.to_be_bytes();
-        self.intakes.insert(k, encode(r))?;
+        self.keep_with_history(&self.intakes, &k, r, vec![change])?;
         if r.state == State::Received {
             self.pending.insert(k, &[][..])?;
         } else {
@@ -275,11 +312,11 @@ impl Journal for SledJournal {
         }).collect()
     }
 
-    fn put_document(&self, d: &DocumentRecord) -> Result<()> {
+    fn put_document(&self, d: &DocumentRecord, changes: Vec<Change>) -> Result<()> {
         let k = doc_key(&d.id)?;
-        // The record this one replaces: its state leaves the count, its numbers are indexed already
-        // (a state change does not write the index again). Index entries go first, so a crash in
-        // between leaves an entry without a record, never a record missing from the index.
+        // The record this one replaces has its numbers indexed already (a state change does not
+        // write the index again). Index entries go first, so a crash in between leaves an entry
+        // without a record, never a record missing from the index.
         let was: Option<Indexed> = self.documents.get(k)?.map(|old| decode(&k, &old)).transpose()?;
         let indexed = |n: &String| was.as_ref().is_some_and(|w| w.number.as_ref() == Some(n) || w.order_numbers.contains(n));
         let mut numbers: Vec<&String> = d.number.iter().chain(&d.order_numbers).filter(|n| !indexed(n)).collect();
@@ -287,7 +324,8 @@ impl Journal for SledJournal {
         for n in numbers {
             self.numbers.insert(prefixed(n, &k), &[][..])?;
         }
-        let old = self.documents.insert(k, encode(d))?;
+        // The replaced record's state leaves the count.
+        let old = self.keep_with_history(&self.documents, &k, d, changes)?;
         use std::sync::atomic::Ordering::Relaxed;
         if let Some(old) = old {
             let was: StateOnly = decode(&k, &old)?;
@@ -398,10 +436,28 @@ impl Journal for SledJournal {
     }
 
     fn history(&self, subject: &str) -> Result<Vec<Event>> {
-        self.events.scan_prefix(prefixed(subject, &[])).map(|kv| {
+        // Recorded events: subjects without a record, and journals written before histories were
+        // kept with their records.
+        let mut out: Vec<Event> = self.events.scan_prefix(prefixed(subject, &[])).map(|kv| {
             let (k, v) = kv?;
             decode(&k, &v)
-        }).collect()
+        }).collect::<Result<_>>()?;
+        let kept = if let Some(id) = subject.strip_prefix("document:") {
+            match doc_key(id) {
+                Ok(k) => self.documents.get(k)?.map(|v| (k.to_vec(), v)),
+                Err(_) => None,
+            }
+        } else if let Some(id) = subject.strip_prefix("intake:").and_then(|id| id.parse::<u64>().ok()) {
+            self.intakes.get(id.to_be_bytes())?.map(|v| (id.to_be_bytes().to_vec(), v))
+        } else {
+            None
+        };
+        if let Some((k, v)) = kept {
+            let h: HistoryOnly = decode(&k, &v)?;
+            out.extend(h.history.into_iter().map(|c| c.event(subject)));
+            out.sort_by_key(|e| e.at);
+        }
+        Ok(out)
     }
 
     fn enqueue(&self, partner: &str, document: &str) -> Result<()> {
@@ -569,8 +625,8 @@ mod tests {
         assert_eq!(j.claim("ctl:x12:ZZ:GLOBEX:1", 6).unwrap(), Some(5));
         assert_eq!(j.next_counter("ack:globex", 2).unwrap(), 1);
         assert_eq!(j.next_counter("ack:globex", 1).unwrap(), 3);
-        j.put_document(&doc("3-1", "globex", "ASN-1")).unwrap();
-        j.put_document(&doc("4-1", "initech", "ASN-2")).unwrap();
+        j.put_document(&doc("3-1", "globex", "ASN-1"), vec![]).unwrap();
+        j.put_document(&doc("4-1", "initech", "ASN-2"), vec![]).unwrap();
         let found = j.documents(&Query { number: Some("4500012345".into()), ..Default::default() }).unwrap();
         assert_eq!(found.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["4-1", "3-1"]);
         let found = j.documents(&Query { partner: Some("globex".into()), ..Default::default() }).unwrap();
@@ -578,7 +634,7 @@ mod tests {
         assert_eq!(j.count_by_state().unwrap()[&State::Queued], 2);
         let mut d = j.document("3-1").unwrap().unwrap();
         d.state = State::Delivered;
-        j.put_document(&d).unwrap();
+        j.put_document(&d, vec![]).unwrap();
         let counts = j.count_by_state().unwrap();
         assert_eq!((counts[&State::Queued], counts[&State::Delivered]), (1, 1), "a state change moves the count");
         j.sync().unwrap();
@@ -592,6 +648,56 @@ mod tests {
         let h: Vec<_> = j.history("document:3-1").unwrap().into_iter().map(|e| e.state).collect();
         assert_eq!(h, [State::Mapped, State::Queued, State::Delivered]);
         assert!(j.history("document:3-10").unwrap().is_empty(), "prefixes do not leak");
+    }
+
+    #[test]
+    fn a_history_is_kept_with_its_record_and_merged_with_recorded_events() {
+        let dir = tempdir();
+        let j = SledJournal::open(&dir).unwrap();
+        let t = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        // An event recorded the old way (a journal from before histories were kept with records).
+        j.record(&Event { at: t(0), subject: "document:7-1".into(), state: State::Mapped, cause: "old".into() }).unwrap();
+        let mut d = doc("7-1", "globex", "ASN-7");
+        j.put_document(&d, vec![Change::at(t(1), State::Queued, "interchange accepted")]).unwrap();
+        d.state = State::Delivered;
+        j.put_document(&d, vec![Change::at(t(2), State::Delivered, "ERP answered 201")]).unwrap();
+        j.sync().unwrap();
+        drop(j);
+        let j = SledJournal::open(&dir).unwrap();
+        let h: Vec<_> = j.history("document:7-1").unwrap().into_iter().map(|e| (e.subject, e.state, e.cause)).collect();
+        assert_eq!(
+            h,
+            [
+                ("document:7-1".to_string(), State::Mapped, "old".to_string()),
+                ("document:7-1".to_string(), State::Queued, "interchange accepted".to_string()),
+                ("document:7-1".to_string(), State::Delivered, "ERP answered 201".to_string()),
+            ]
+        );
+        // The record reads as before; the history stays out of it.
+        assert_eq!(j.document("7-1").unwrap().unwrap().state, State::Delivered);
+        assert_eq!(j.count_by_state().unwrap()[&State::Delivered], 1);
+        // Inputs alike.
+        let rec = Intake {
+            id: 9,
+            partner: "globex".into(),
+            channel: "http".into(),
+            filename: None,
+            received_at: t(0),
+            size: 1,
+            sha256: "00".into(),
+            correlation_id: "c".into(),
+            state: State::Received,
+            interchanges: vec![],
+            documents: vec![],
+            acks: vec![],
+            errors: vec![],
+        };
+        j.put_intake(&rec, Change::at(t(0), State::Received, "1 bytes by http")).unwrap();
+        j.put_intake(&Intake { state: State::Validated, ..rec }, Change::at(t(1), State::Validated, "1 interchange(s)")).unwrap();
+        let h: Vec<_> = j.history("intake:9").unwrap().into_iter().map(|e| e.state).collect();
+        assert_eq!(h, [State::Received, State::Validated]);
+        assert!(j.history("intake:90").unwrap().is_empty() && j.history("document:x").unwrap().is_empty());
+        assert_eq!(j.unprocessed().unwrap(), Vec::<u64>::new());
     }
 
     #[test]

@@ -237,13 +237,37 @@ pub struct Attempt {
     pub response: Option<String>,
 }
 
-/// A state change: of `intake:42` or `document:42-1`.
+/// A state change: of `intake:42`, `document:42-1`, `outbound:globex/ack-42-1.edi`, ...
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Event {
     pub at: DateTime<Utc>,
     pub subject: String,
     pub state: State,
     pub cause: String,
+}
+
+/// A state change of an input or a document, written with its record (one write, not two): the
+/// record's history is its changes in order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Change {
+    pub at: DateTime<Utc>,
+    pub state: State,
+    pub cause: String,
+}
+
+impl Change {
+    pub fn new(state: State, cause: impl Into<String>) -> Change {
+        Change { at: now(), state, cause: cause.into() }
+    }
+
+    pub fn at(at: DateTime<Utc>, state: State, cause: impl Into<String>) -> Change {
+        Change { at, state, cause: cause.into() }
+    }
+
+    /// As an event of `subject`.
+    pub fn event(self, subject: &str) -> Event {
+        Event { at: self.at, subject: subject.to_string(), state: self.state, cause: self.cause }
+    }
 }
 
 /// A document waiting for delivery, in its partner's queue.
@@ -305,15 +329,17 @@ pub trait Journal: Send + Sync + 'static {
     fn receipts(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>>;
     fn remove_receipt(&self, key: &str) -> Result<()>;
 
-    fn put_intake(&self, r: &Intake) -> Result<()>;
+    /// Stores an input's record with the state change that made it (added to its history).
+    fn put_intake(&self, r: &Intake, change: Change) -> Result<()>;
     fn intake(&self, id: u64) -> Result<Option<Intake>>;
     /// Inputs received but not processed yet (after a crash).
     fn unprocessed(&self) -> Result<Vec<u64>>;
     /// Inputs, newest first.
     fn intakes(&self, limit: usize) -> Result<Vec<Intake>>;
 
-    /// Stores a document record (and indexes its numbers).
-    fn put_document(&self, d: &DocumentRecord) -> Result<()>;
+    /// Stores a document record with the state changes that made it (added to its history), and
+    /// indexes its numbers.
+    fn put_document(&self, d: &DocumentRecord, changes: Vec<Change>) -> Result<()>;
     fn document(&self, id: &str) -> Result<Option<DocumentRecord>>;
     fn put_canonical(&self, id: &str, json: &[u8]) -> Result<()>;
     fn canonical(&self, id: &str) -> Result<Option<Vec<u8>>>;
@@ -325,9 +351,12 @@ pub trait Journal: Send + Sync + 'static {
     fn put_ack(&self, a: &AckRecord, bytes: &[u8]) -> Result<()>;
     fn ack(&self, id: &str) -> Result<Option<(AckRecord, Vec<u8>)>>;
 
-    /// Appends a state change.
+    /// Appends a state change of a subject without a record of its own here (`outbound:...`,
+    /// `as2:...`); an input's or a document's changes go with its record (`put_intake`,
+    /// `put_document`).
     fn record(&self, e: &Event) -> Result<()>;
-    /// The state changes of a subject, oldest first.
+    /// The state changes of a subject, oldest first: those recorded, and for `intake:ID` and
+    /// `document:ID` those kept with the record.
     fn history(&self, subject: &str) -> Result<Vec<Event>>;
 
     /// Puts a document in its partner's delivery queue, at its place in arrival order.

@@ -164,7 +164,7 @@ async fn a_refusal_is_dead_lettered_with_the_answer_kept_and_replayed_by_an_oper
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_input_whose_raw_bytes_never_reached_the_disk_is_rejected_and_the_gateway_starts() {
-    use edigate::journal::{Intake, Journal, SledJournal, State};
+    use edigate::journal::{Change, Intake, Journal, SledJournal, State};
     let mut h = Harness::new("lost-raw", Options::default());
     // What a power loss can leave: sled wrote the intake record and the reference to its raw bytes
     // on its own, but the value log's bytes never reached the disk (the sender was never answered).
@@ -189,7 +189,7 @@ async fn an_input_whose_raw_bytes_never_reached_the_disk_is_rejected_and_the_gat
             acks: vec![],
             errors: vec![],
         };
-        j.put_intake(&rec).unwrap();
+        j.put_intake(&rec, Change::new(State::Received, "test")).unwrap();
         j.sync().unwrap();
         id
     };

@@ -193,7 +193,7 @@ impl SledJournal {
     fn keep_with_history<T: Serialize>(&self, tree: &Tree, key: &[u8], record: &T, changes: Vec<Change>) -> Result<Option<sled::IVec>> {
         let mut failed = None;
         let old = tree.fetch_and_update(key, |old| {
-            let mut history = match old.map(|v| serde_json::from_slice::<HistoryOnly>(v)) {
+            let mut history = match old.map(serde_json::from_slice::<HistoryOnly>) {
                 Some(Ok(h)) => h.history,
                 Some(Err(e)) => {
                     failed = Some(JournalError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), message: e.to_string() });

@@ -5,7 +5,8 @@
 //!
 //! Storage sits behind the [`Journal`] trait; [`embedded::SledJournal`] (sled 0.34, one directory
 //! on disk) is the embedded default. No sled type leaves this module. Records are serde types
-//! written as JSON, so a journal can be read with nothing but a sled dump.
+//! written as JSON, so a journal can be read with nothing but a sled dump and, for raw inputs and
+//! canonical documents, the value log beside it ([`values`]: length, CRC32, bytes).
 //!
 //! Durability: writes are in memory until [`Journal::sync`] returns. The pipeline calls it (batched
 //! across concurrent inputs, see `pipeline::GroupCommit`) before anything is acknowledged to a sender.

@@ -28,6 +28,8 @@ use std::sync::{Arc, Mutex};
 /// A segment is closed once it holds this many bytes.
 pub const SEGMENT_SIZE: u64 = 64 << 20;
 const HEADER: usize = 8;
+/// Segments kept open for reading at most.
+const MAX_OPEN_READERS: usize = 16;
 
 /// Where a value is: its segment, the offset of its record, its length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +149,11 @@ impl ValueLog {
                 Some(f) => f.clone(),
                 None => {
                     let f = Arc::new(File::open(&path).map_err(io_error(&path))?);
+                    // Reads are mostly of recent segments; old ones (an operator looking back) do not
+                    // pile up open files.
+                    if readers.len() >= MAX_OPEN_READERS {
+                        readers.clear();
+                    }
                     readers.insert(at.segment, f.clone());
                     f
                 }
@@ -224,6 +231,7 @@ mod tests {
         assert_eq!(refs.iter().map(|r| r.segment).collect::<Vec<_>>(), [1, 2, 3]);
         log.sync().unwrap();
         assert!(refs.iter().all(|r| log.read(*r).unwrap() == big));
+        assert_eq!(log.readers.lock().unwrap().len(), 3);
     }
 
     #[test]

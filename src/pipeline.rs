@@ -605,9 +605,15 @@ pub fn once_claim(partner: &str, key: &str, sha256: &str) -> String {
 /// Writes `dir/name` so that readers see the whole file or none of it. Not fsynced: what is written
 /// here (acknowledgments in an outbox) is kept in the journal, which is the record.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes)?;
+    // The directory is made when it is missing (the first file), not asked for before every file.
+    match std::fs::write(&tmp, bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(&tmp, bytes)?;
+        }
+        r => r?,
+    }
     std::fs::rename(&tmp, dir.join(name))
 }
 

@@ -233,8 +233,13 @@ impl Journal for SledJournal {
 
     fn put_raw(&self, bytes: &[u8]) -> Result<String> {
         let sha = sha256_hex(bytes);
-        if self.raw.contains_key(&sha)? {
-            return Ok(sha);
+        if let Some(v) = self.raw.get(&sha)? {
+            // Kept before. A value-log reference is checked first: after a power loss it can point
+            // at bytes that never reached the disk (sled wrote it on its own before a sync), and the
+            // sender, never answered, sends the same bytes again; those are kept anew.
+            if v.first() != Some(&2) || self.read_value(sha.as_bytes(), &v).is_ok() {
+                return Ok(sha);
+            }
         }
         if bytes.len() > BLOB_THRESHOLD {
             self.write_blob(&sha, bytes)?;
@@ -599,6 +604,24 @@ mod tests {
         assert_eq!(j.raw(&b).unwrap().unwrap(), large);
         assert!(dir.join("blobs").join(&b[..2]).join(&b).exists());
         assert_eq!(j.raw("00").unwrap(), None);
+    }
+
+    #[test]
+    fn raw_bytes_sent_again_after_a_power_loss_took_them_are_kept_anew() {
+        let dir = tempdir();
+        let body = b"ISA*00*lost before the sync~".to_vec();
+        let sha = {
+            let j = SledJournal::open(&dir).unwrap();
+            let sha = j.put_raw(&body).unwrap();
+            j.sync().unwrap();
+            sha
+        };
+        // The reference is in sled, the bytes are gone (what a power loss can leave).
+        std::fs::File::options().write(true).open(dir.join("values/00000001.log")).unwrap().set_len(0).unwrap();
+        let j = SledJournal::open(&dir).unwrap();
+        assert!(matches!(j.raw(&sha), Err(JournalError::Corrupt { .. })));
+        assert_eq!(j.put_raw(&body).unwrap(), sha);
+        assert_eq!(j.raw(&sha).unwrap().unwrap(), body, "the bytes sent again are kept, not taken as kept already");
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! written bytes are then in the page cache) such a reference can point at bytes that never
 //! reached the disk. Reading it fails with [`JournalError::Corrupt`] (the checksum or the length
 //! does not match); it belongs to an input that was never acknowledged, since acknowledging waits
-//! for a sync. A torn record at the end of a segment is left where it is: appends go after it.
+//! for a sync. Each time the log is opened, appends go to a new segment, so nothing is ever written
+//! where such a reference may point: it can only read as damaged, never as another value.
 
 use super::{JournalError, Result};
 use std::collections::HashMap;
@@ -61,11 +62,16 @@ impl ValueRef {
 }
 
 struct Writer {
+    /// The segment appends go to: a new one each time the log is opened, so that nothing is ever
+    /// written where a reference from before a crash may point (see the crash rules above).
     segment: u32,
-    file: Arc<File>,
+    /// Created by the first append to it.
+    file: Option<Arc<File>>,
     len: u64,
     /// Closed segments whose last appends are not synced yet.
-    closed: Vec<Arc<File>>,
+    closed: Vec<(u32, Arc<File>)>,
+    /// A segment file was created since the last sync: the directory is synced too.
+    created: bool,
 }
 
 pub struct ValueLog {
@@ -80,7 +86,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> JournalError + '_ {
 }
 
 impl ValueLog {
-    /// Opens the log in `dir` (created if missing); appends go to the end of its last segment.
+    /// Opens the log in `dir` (created if missing). Appends go to a new segment after the last one.
     pub fn open(dir: &Path) -> Result<ValueLog> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         let last = std::fs::read_dir(dir)
@@ -88,24 +94,16 @@ impl ValueLog {
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse::<u32>().ok())
             .max()
-            .unwrap_or(1);
-        let (file, len) = Self::open_segment(dir, last)?;
+            .unwrap_or(0);
         Ok(ValueLog {
             dir: dir.to_path_buf(),
-            writer: Mutex::new(Writer { segment: last, file: Arc::new(file), len, closed: Vec::new() }),
+            writer: Mutex::new(Writer { segment: last + 1, file: None, len: 0, closed: Vec::new(), created: false }),
             readers: Mutex::new(HashMap::new()),
         })
     }
 
     fn path(dir: &Path, segment: u32) -> PathBuf {
         dir.join(format!("{segment:08}.log"))
-    }
-
-    fn open_segment(dir: &Path, segment: u32) -> Result<(File, u64)> {
-        let path = Self::path(dir, segment);
-        let file = OpenOptions::new().create(true).write(true).read(true).truncate(false).open(&path).map_err(io_error(&path))?;
-        let len = file.metadata().map_err(io_error(&path))?.len();
-        Ok((file, len))
     }
 
     /// Appends a value; durable after the next [`sync`](Self::sync).
@@ -116,23 +114,32 @@ impl ValueLog {
         header[4..].copy_from_slice(&crc32fast::hash(value).to_le_bytes());
         let mut w = self.writer.lock().expect("value log writer");
         if w.len > 0 && w.len + (HEADER + value.len()) as u64 > SEGMENT_SIZE {
-            let next = w.segment + 1;
-            let (file, len) = Self::open_segment(&self.dir, next)?;
-            let old = std::mem::replace(&mut w.file, Arc::new(file));
-            w.closed.push(old);
-            (w.segment, w.len) = (next, len);
+            if let Some(old) = w.file.take() {
+                let segment = w.segment;
+                w.closed.push((segment, old));
+            }
+            (w.segment, w.len) = (w.segment + 1, 0);
         }
-        let at = ValueRef { segment: w.segment, offset: w.len, len };
         let path = Self::path(&self.dir, w.segment);
+        let file = match &w.file {
+            Some(f) => f.clone(),
+            None => {
+                let f = Arc::new(OpenOptions::new().create_new(true).write(true).open(&path).map_err(io_error(&path))?);
+                w.file = Some(f.clone());
+                w.created = true;
+                f
+            }
+        };
+        let at = ValueRef { segment: w.segment, offset: w.len, len };
         // At an explicit offset: a write that fails half-way is overwritten by the next append.
         // One write for small values (header and value together); large ones in two.
         if value.len() <= 64 << 10 {
             let mut buf = Vec::with_capacity(HEADER + value.len());
             buf.extend_from_slice(&header);
             buf.extend_from_slice(value);
-            w.file.write_all_at(&buf, at.offset)
+            file.write_all_at(&buf, at.offset)
         } else {
-            w.file.write_all_at(&header, at.offset).and_then(|()| w.file.write_all_at(value, at.offset + HEADER as u64))
+            file.write_all_at(&header, at.offset).and_then(|()| file.write_all_at(value, at.offset + HEADER as u64))
         }
         .map_err(io_error(&path))?;
         w.len += (HEADER + value.len()) as u64;
@@ -178,18 +185,19 @@ impl ValueLog {
 
     /// Everything appended so far is on disk when this returns.
     pub fn sync(&self) -> Result<()> {
-        let (segment, file, closed) = {
+        let (mut files, created) = {
             let mut w = self.writer.lock().expect("value log writer");
-            (w.segment, w.file.clone(), std::mem::take(&mut w.closed))
+            let current = w.file.clone().map(|f| (w.segment, f));
+            let created = std::mem::take(&mut w.created);
+            (std::mem::take(&mut w.closed).into_iter().chain(current).collect::<Vec<_>>(), created)
         };
-        for f in closed.iter().chain([&file]) {
-            f.sync_data().map_err(io_error(&Self::path(&self.dir, segment)))?;
+        let synced = files.drain(..).try_for_each(|(segment, f)| f.sync_data().map_err(io_error(&Self::path(&self.dir, segment))));
+        // New segment files: their directory entries too.
+        let synced = synced.and_then(|()| if created { File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error(&self.dir)) } else { Ok(()) });
+        if synced.is_err() && created {
+            self.writer.lock().expect("value log writer").created = true;
         }
-        if !closed.is_empty() {
-            // New segment files: their directory entries too.
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error(&self.dir))?;
-        }
-        Ok(())
+        synced
     }
 }
 
@@ -217,9 +225,13 @@ mod tests {
         assert_eq!(log.read(a).unwrap(), b"first");
         assert_eq!(log.read(b).unwrap(), vec![7u8; 100_000]);
         let c = log.append(b"third").unwrap();
-        assert_eq!(c.offset, b.offset + HEADER as u64 + 100_000, "appended after what was there");
+        assert_eq!((c.segment, c.offset), (2, 0), "a new segment after a reopen");
         assert_eq!(log.read(c).unwrap(), b"third");
         assert_eq!(ValueRef::decode(&c.encode()), Some(c));
+        // A reopen without appends makes no file.
+        drop(log);
+        drop(ValueLog::open(&dir).unwrap());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
     }
 
     #[test]
@@ -248,8 +260,11 @@ mod tests {
         let log = ValueLog::open(&dir).unwrap();
         let e = log.read(a).unwrap_err().to_string();
         assert!(e.contains("00000001.log at offset 0") && e.contains("checksum mismatch"), "{e}");
-        // A reference past the end (sled wrote it, the value never reached the disk).
-        let past = ValueRef { segment: 1, offset: 1_000, len: 10 };
+        // A reference past the end (sled wrote it, the value never reached the disk) stays so:
+        // what is appended after the reopen goes elsewhere.
+        let past = ValueRef { segment: 1, offset: bytes.len() as u64, len: 11 };
+        let d = log.append(b"ISA*00*...~").unwrap();
+        assert_ne!(d.segment, past.segment);
         let e = log.read(past).unwrap_err().to_string();
         assert!(e.contains("the segment ends before"), "{e}");
     }

@@ -33,6 +33,8 @@ use std::sync::{Arc, Mutex};
 /// A segment is closed once it holds this many bytes.
 pub const SEGMENT_SIZE: u64 = 64 << 20;
 const HEADER: usize = 8;
+/// A segment's blocks are allocated this many bytes at a time, ahead of the appends.
+const ALLOCATE_BY: u64 = 4 << 20;
 /// Segments kept open for reading at most.
 const MAX_OPEN_READERS: usize = 16;
 
@@ -72,6 +74,8 @@ struct Writer {
     /// Created by the first append to it.
     file: Option<Arc<File>>,
     len: u64,
+    /// Bytes of the segment allocated so far (see [`preallocate`]).
+    allocated: u64,
     /// Closed segments whose last appends are not synced yet.
     closed: Vec<(u32, Arc<File>)>,
     /// A segment file was created since the last sync: the directory is synced too.
@@ -101,7 +105,7 @@ impl ValueLog {
             .unwrap_or(0);
         Ok(ValueLog {
             dir: dir.to_path_buf(),
-            writer: Mutex::new(Writer { segment: last + 1, file: None, len: 0, closed: Vec::new(), created: false }),
+            writer: Mutex::new(Writer { segment: last + 1, file: None, len: 0, allocated: 0, closed: Vec::new(), created: false }),
             readers: Mutex::new(HashMap::new()),
         })
     }
@@ -122,7 +126,7 @@ impl ValueLog {
                 let segment = w.segment;
                 w.closed.push((segment, old));
             }
-            (w.segment, w.len) = (w.segment + 1, 0);
+            (w.segment, w.len, w.allocated) = (w.segment + 1, 0, 0);
         }
         let path = Self::path(&self.dir, w.segment);
         let file = match &w.file {
@@ -135,6 +139,12 @@ impl ValueLog {
             }
         };
         let at = ValueRef { segment: w.segment, offset: w.len, len };
+        let end = at.offset + (HEADER + value.len()) as u64;
+        if end > w.allocated {
+            let more = (end - w.allocated).max(ALLOCATE_BY);
+            preallocate(&file, w.allocated, more).map_err(io_error(&path))?;
+            w.allocated += more;
+        }
         // At an explicit offset: a write that fails half-way is overwritten by the next append.
         // One write for small values (header and value together); large ones in two.
         if value.len() <= 64 << 10 {
@@ -205,6 +215,30 @@ impl ValueLog {
     }
 }
 
+/// Allocates a segment's blocks ahead of its appends, [`ALLOCATE_BY`] at a time, as databases do for
+/// their write-ahead logs: appending to a growing file makes each sync allocate the blocks written
+/// since the last one (ext4's delayed allocation). One `fdatasync` of the growing log was measured at 105 ms in the gateway bench
+/// (p99 spikes at 500 uploads/s); such spikes were seen with sled alone too, so this removes one
+/// cause, not every one. The file's length grows by whole steps; the bytes past the last record
+/// read as zeros, so a reference there reads as damaged (its length does not match).
+fn preallocate(f: &File, offset: u64, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let off_t = |n: u64| libc::off_t::try_from(n).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    // SAFETY: `fallocate` on a file descriptor the `File` owns and keeps open for the call.
+    match unsafe { libc::fallocate(f.as_raw_fd(), 0, off_t(offset)?, off_t(len)?) } {
+        0 => Ok(()),
+        _ => {
+            let e = std::io::Error::last_os_error();
+            // Filesystems without fallocate: appends still work, only without the blocks set aside.
+            if e.raw_os_error() == Some(libc::EOPNOTSUPP) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +270,8 @@ mod tests {
         drop(log);
         drop(ValueLog::open(&dir).unwrap());
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+        // Blocks are set aside a step at a time: a small segment stays small.
+        assert_eq!(std::fs::metadata(dir.join("00000002.log")).unwrap().len(), ALLOCATE_BY);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | `intakes` | intake id (u64 BE) | [`Intake`] and its `history` ([`Change`]s) |
 //! | `pending` | intake id | empty: received, not processed yet |
 //! | `documents` | intake id + set number (u32 BE) | [`DocumentRecord`] and its `history` ([`Change`]s) |
-//! | `canonical` | same | canonical JSON (or `2` + [`ValueRef`]: written so for a while, still read) |
+//! | `canonical` | same | canonical JSON (a `2` + [`ValueRef`], as development builds of 2026-12-06 wrote, is read too) |
 //! | `numbers` | number `\0` document key | empty: the search index |
 //! | `acks`, `ack_bytes` | ack id | [`AckRecord`], the EDI |
 //! | `events` | subject `\0` sequence (u64 BE) | [`Event`] of subjects without a record (and of inputs and documents in journals written before histories were kept with records) |

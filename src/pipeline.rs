@@ -447,11 +447,17 @@ impl Processor {
         Ok(rec)
     }
 
-    fn unreadable(&self, mut rec: Intake, why: String) -> Result<Intake, JournalError> {
+    fn unreadable(&self, rec: Intake, why: String) -> Result<Intake, JournalError> {
         tracing::error!(intake = rec.id, "raw bytes unreadable: {why}");
+        let error = format!("the input's raw bytes cannot be read ({why}); it was never acknowledged to its sender unless the disk is damaged");
+        self.reject(rec, error, "raw bytes unreadable")
+    }
+
+    /// An input that cannot be processed: kept, marked rejected with the reason.
+    fn reject(&self, mut rec: Intake, error: String, cause: &str) -> Result<Intake, JournalError> {
         rec.state = State::Rejected;
-        rec.errors.push(format!("the input's raw bytes cannot be read ({why}); it was never acknowledged to its sender unless the disk is damaged"));
-        self.journal.put_intake(&rec, Change::new(State::Rejected, "raw bytes unreadable"))?;
+        rec.errors.push(error);
+        self.journal.put_intake(&rec, Change::new(State::Rejected, cause))?;
         Ok(rec)
     }
 
@@ -574,11 +580,8 @@ impl Processor {
     fn internal_error(&self, id: u64, panic: Box<dyn std::any::Any + Send>) -> Result<Intake, JournalError> {
         let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
         tracing::error!(intake = id, "internal error while processing: {what}");
-        let mut rec = self.journal.intake(id)?.ok_or_else(|| JournalError::NotFound(format!("intake {id}")))?;
-        rec.state = State::Rejected;
-        rec.errors.push(format!("internal error while processing (the input is kept): {what}"));
-        self.journal.put_intake(&rec, Change::new(State::Rejected, "internal error"))?;
-        Ok(rec)
+        let rec = self.journal.intake(id)?.ok_or_else(|| JournalError::NotFound(format!("intake {id}")))?;
+        self.reject(rec, format!("internal error while processing (the input is kept): {what}"), "internal error")
     }
 }
 

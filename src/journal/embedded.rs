@@ -10,7 +10,7 @@
 //! | `intakes` | intake id (u64 BE) | [`Intake`] and its `history` ([`Change`]s) |
 //! | `pending` | intake id | empty: received, not processed yet |
 //! | `documents` | intake id + set number (u32 BE) | [`DocumentRecord`] and its `history` ([`Change`]s) |
-//! | `canonical` | same | canonical JSON (a `2` + [`ValueRef`], as development builds of 2026-12-06 wrote, is read too) |
+//! | `canonical` | same | canonical JSON |
 //! | `numbers` | number `\0` document key | empty: the search index |
 //! | `acks`, `ack_bytes` | ack id | [`AckRecord`], the EDI |
 //! | `events` | subject `\0` sequence (u64 BE) | [`Event`] of subjects without a record (and of inputs and documents in journals written before histories were kept with records) |
@@ -66,19 +66,17 @@ struct Kept<'a, T> {
     history: &'a [Change],
 }
 
-/// Only the history of a kept record.
+/// What a kept record (an intake or a document) holds beyond its own fields, and what a write
+/// that replaces it needs of it: its state (for the counts), the numbers indexed for it, its history.
 #[derive(Deserialize)]
-struct HistoryOnly {
+struct Replaced {
+    state: State,
     #[serde(default)]
-    history: Vec<Change>,
-}
-
-/// What a replaced document record had indexed.
-#[derive(Deserialize)]
-struct Indexed {
     number: Option<String>,
     #[serde(default)]
     order_numbers: Vec<String>,
+    #[serde(default)]
+    history: Vec<Change>,
 }
 
 fn state_index(s: State) -> usize {
@@ -189,25 +187,22 @@ impl SledJournal {
     }
 
     /// Writes `record` under `key` with the history of the record it replaces plus `changes` (one
-    /// compare-and-swap, so concurrent writers cannot lose a change). Returns the replaced value.
-    fn keep_with_history<T: Serialize>(&self, tree: &Tree, key: &[u8], record: &T, changes: Vec<Change>) -> Result<Option<sled::IVec>> {
-        let mut failed = None;
-        let old = tree.fetch_and_update(key, |old| {
-            let mut history = match old.map(serde_json::from_slice::<HistoryOnly>) {
-                Some(Ok(h)) => h.history,
-                Some(Err(e)) => {
-                    failed = Some(JournalError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), message: e.to_string() });
-                    return old.map(<[u8]>::to_vec);
-                }
-                None => Vec::new(),
+    /// compare-and-swap, so concurrent writers cannot lose a change). Returns the replaced record.
+    fn keep_with_history<T: Serialize>(&self, tree: &Tree, key: &[u8], record: &T, changes: Vec<Change>) -> Result<Option<Replaced>> {
+        // Set by each try of the update; the last try is the one that was swapped in.
+        let mut replaced: Result<Option<Replaced>> = Ok(None);
+        tree.fetch_and_update(key, |old| {
+            replaced = old.map(|v| decode::<Replaced>(key, v)).transpose();
+            let mut history = match &mut replaced {
+                Ok(Some(r)) => std::mem::take(&mut r.history),
+                Ok(None) => Vec::new(),
+                // Left as it is; the error is returned.
+                Err(_) => return old.map(<[u8]>::to_vec),
             };
             history.extend(changes.iter().cloned());
             Some(encode(&Kept { record, history: &history }))
         })?;
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(old),
-        }
+        replaced
     }
 
     /// Writes a blob file durably: temporary name, fsync, rename, fsync of the directory.
@@ -322,7 +317,7 @@ impl Journal for SledJournal {
         // The record this one replaces has its numbers indexed already (a state change does not
         // write the index again). Index entries go first, so a crash in between leaves an entry
         // without a record, never a record missing from the index.
-        let was: Option<Indexed> = self.documents.get(k)?.map(|old| decode(&k, &old)).transpose()?;
+        let was: Option<Replaced> = self.documents.get(k)?.map(|old| decode(&k, &old)).transpose()?;
         let indexed = |n: &String| was.as_ref().is_some_and(|w| w.number.as_ref() == Some(n) || w.order_numbers.contains(n));
         let mut numbers: Vec<&String> = d.number.iter().chain(&d.order_numbers).filter(|n| !indexed(n)).collect();
         numbers.dedup();
@@ -333,8 +328,7 @@ impl Journal for SledJournal {
         let old = self.keep_with_history(&self.documents, &k, d, changes)?;
         use std::sync::atomic::Ordering::Relaxed;
         if let Some(old) = old {
-            let was: StateOnly = decode(&k, &old)?;
-            self.by_state[state_index(was.state)].fetch_sub(1, Relaxed);
+            self.by_state[state_index(old.state)].fetch_sub(1, Relaxed);
         }
         self.by_state[state_index(d.state)].fetch_add(1, Relaxed);
         Ok(())
@@ -355,12 +349,7 @@ impl Journal for SledJournal {
 
     fn canonical(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let Ok(k) = doc_key(id) else { return Ok(None) };
-        let Some(v) = self.canonical.get(k)? else { return Ok(None) };
-        // Canonical JSON starts with `{`: anything else is a reference.
-        if v.first() == Some(&b'{') {
-            return Ok(Some(v.to_vec()));
-        }
-        self.read_value(id.as_bytes(), &v).map(Some)
+        Ok(self.canonical.get(k)?.map(|v| v.to_vec()))
     }
 
     fn documents(&self, q: &Query) -> Result<Vec<DocumentRecord>> {
@@ -461,7 +450,7 @@ impl Journal for SledJournal {
             None
         };
         if let Some((k, v)) = kept {
-            let h: HistoryOnly = decode(&k, &v)?;
+            let h: Replaced = decode(&k, &v)?;
             out.extend(h.history.into_iter().map(|c| c.event(subject)));
             out.sort_by_key(|e| e.at);
         }

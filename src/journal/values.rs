@@ -199,13 +199,13 @@ impl ValueLog {
 
     /// Everything appended so far is on disk when this returns.
     pub fn sync(&self) -> Result<()> {
-        let (mut files, created) = {
+        let (files, created) = {
             let mut w = self.writer.lock().expect("value log writer");
             let current = w.file.clone().map(|f| (w.segment, f));
             let created = std::mem::take(&mut w.created);
             (std::mem::take(&mut w.closed).into_iter().chain(current).collect::<Vec<_>>(), created)
         };
-        let synced = files.drain(..).try_for_each(|(segment, f)| f.sync_data().map_err(io_error(&Self::path(&self.dir, segment))));
+        let synced = files.into_iter().try_for_each(|(segment, f)| f.sync_data().map_err(io_error(&Self::path(&self.dir, segment))));
         // New segment files: their directory entries too.
         let synced = synced.and_then(|()| if created { File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error(&self.dir)) } else { Ok(()) });
         if synced.is_err() && created {

@@ -148,7 +148,7 @@ async fn document(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Respon
     let j = &api.journal;
     let run = || -> Result<Option<serde_json::Value>, JournalError> {
         let Some(d) = j.document(&id)? else { return Ok(None) };
-        let canonical = j.canonical(&id)?.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let canonical = api.pipeline.canonicals.get(&id)?.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
         let intake = j.intake(d.intake)?;
         Ok(Some(serde_json::json!({
             "document": d,

@@ -127,6 +127,8 @@ pub struct Pipeline {
     pub journal: Arc<dyn Journal>,
     pub commit: GroupCommit,
     pub profiles: Arc<Profiles>,
+    /// Where delivery and operators read canonical JSON.
+    pub canonicals: Arc<Canonicals>,
     /// One queue per processing thread; a partner's inputs always go to the same one.
     jobs: Vec<std::sync::mpsc::Sender<Job>>,
     /// Woken when documents were queued.
@@ -176,6 +178,7 @@ impl Pipeline {
             })
             .collect();
         Arc::new(Pipeline {
+            canonicals: Arc::new(Canonicals::new(journal.clone(), library, profiles.clone())),
             commit: GroupCommit::new(journal.clone()),
             journal,
             profiles,
@@ -486,14 +489,11 @@ impl Processor {
             correlation_id: rec.correlation_id.clone(),
         };
         let (state, cause) = match o.result {
-            Ok(mut doc) => {
-                doc.provenance_mut().raw_id = Some(rec.sha256.clone());
-                doc.provenance_mut().partner = Some(rec.partner.clone());
+            Ok(doc) => {
                 d.kind = Some(doc.kind().to_string());
                 d.number = Some(doc.number().to_string());
                 d.order_numbers = doc.order_numbers().into_iter().map(str::to_string).collect();
-                let json = serde_json::to_vec(&doc).expect("canonical documents serialize");
-                j.put_canonical(doc_id, &json)?;
+                j.put_canonical(doc_id, &canonical_json(doc, rec))?;
                 (State::Mapped, format!("mapped with {}", o.mapping.as_deref().unwrap_or("?")))
             }
             Err(e) => {
@@ -582,6 +582,67 @@ impl Processor {
         tracing::error!(intake = id, "internal error while processing: {what}");
         let rec = self.journal.intake(id)?.ok_or_else(|| JournalError::NotFound(format!("intake {id}")))?;
         self.reject(rec, format!("internal error while processing (the input is kept): {what}"), "internal error")
+    }
+}
+
+/// A set's canonical JSON as kept: its provenance names the input's raw bytes and its partner.
+fn canonical_json(mut doc: crate::model::Document, rec: &Intake) -> Vec<u8> {
+    doc.provenance_mut().raw_id = Some(rec.sha256.clone());
+    doc.provenance_mut().partner = Some(rec.partner.clone());
+    serde_json::to_vec(&doc).expect("canonical documents serialize")
+}
+
+/// Reads documents' canonical JSON for delivery and operators. Canonical JSON is kept after its
+/// input was acknowledged, and a power loss before the next sync can take it while keeping the
+/// records that point at it (the journal then answers [`JournalError::Corrupt`]). The input's raw
+/// bytes were durable before its acknowledgment, so the document is made again from them, with the
+/// mappings and profiles in force, kept anew, and the rebuild is written in its history.
+pub struct Canonicals {
+    journal: Arc<dyn Journal>,
+    library: Arc<Library>,
+    profiles: Arc<Profiles>,
+}
+
+impl Canonicals {
+    pub fn new(journal: Arc<dyn Journal>, library: Arc<Library>, profiles: Arc<Profiles>) -> Canonicals {
+        Canonicals { journal, library, profiles }
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Vec<u8>>, JournalError> {
+        match self.journal.canonical(id) {
+            Err(JournalError::Corrupt { key, message }) => self.rebuild(id, &format!("{key}: {message}")).map(Some),
+            kept => kept,
+        }
+    }
+
+    fn rebuild(&self, id: &str, why: &str) -> Result<Vec<u8>, JournalError> {
+        let j = &*self.journal;
+        let cannot = |m: String| JournalError::Corrupt { key: format!("canonical JSON of document {id}"), message: format!("{why}; it cannot be made again: {m}") };
+        let d = j.document(id)?.ok_or_else(|| cannot("no document record".into()))?;
+        let (_, n) = DocumentRecord::parse_id(id).ok_or_else(|| cannot("not a document id".into()))?;
+        let rec = j.intake(d.intake)?.ok_or_else(|| cannot(format!("no intake {}", d.intake)))?;
+        let raw = j.raw(&rec.sha256)?.ok_or_else(|| cannot(format!("raw bytes {} not found", rec.sha256)))?;
+        let mut set = None;
+        let mut seen = 0u32;
+        Translator::new(&self.library, &self.profiles)
+            .translate(&raw[..], Options::default(), |o: SetOutcome| {
+                seen += 1;
+                if seen == n {
+                    set = Some(o.result);
+                }
+            })
+            .map_err(|e| cannot(format!("reading the input: {e}")))?;
+        let doc = match set {
+            Some(Ok(doc)) => doc,
+            Some(Err(e)) => return Err(cannot(format!("set {n} no longer maps: {e}"))),
+            None => return Err(cannot(format!("the input has {seen} set(s), not {n}"))),
+        };
+        let json = canonical_json(doc, &rec);
+        j.put_canonical(id, &json)?;
+        let cause = format!("canonical JSON made again from the input's raw bytes with the mappings in force (the kept copy could not be read: {why})");
+        tracing::warn!(document = id, "{cause}");
+        j.record(&Change::new(d.state, cause).event(&format!("document:{id}")))?;
+        Ok(json)
     }
 }
 

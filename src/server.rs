@@ -57,7 +57,7 @@ pub async fn serve(config: Config, with_dev_erp: bool) -> anyhow::Result<()> {
         initial: Duration::from_millis(config.erp.backoff_initial_ms),
         max: Duration::from_millis(config.erp.backoff_max_ms),
     };
-    let delivery = Delivery::new(journal.clone(), erp, policy, config.erp.concurrency, pipeline.delivery.clone(), notices.clone());
+    let delivery = Delivery::new(journal.clone(), pipeline.canonicals.clone(), erp, policy, config.erp.concurrency, pipeline.delivery.clone(), notices.clone());
 
     if with_dev_erp {
         let dev = crate::dev_erp::DevErp::new(config.dev_erp.store.clone(), None, None, None)?;

@@ -17,6 +17,7 @@ pub mod erp;
 pub mod sftp;
 
 use crate::journal::{self, Attempt, Change, DocumentRecord, Event, Journal, JournalError, State};
+use crate::pipeline::Canonicals;
 use erp::{Answer, Erp};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +59,7 @@ pub struct Stats {
 
 pub struct Delivery {
     journal: Arc<dyn Journal>,
+    canonicals: Arc<Canonicals>,
     erp: Erp,
     policy: RetryPolicy,
     concurrency: usize,
@@ -72,13 +74,14 @@ pub struct Delivery {
 impl Delivery {
     pub fn new(
         journal: Arc<dyn Journal>,
+        canonicals: Arc<Canonicals>,
         erp: Erp,
         policy: RetryPolicy,
         concurrency: usize,
         wake: Arc<Notify>,
         notices: Option<tokio::sync::mpsc::UnboundedSender<email::Notice>>,
     ) -> Arc<Delivery> {
-        Arc::new(Delivery { journal, erp, policy, concurrency: concurrency.max(1), wake, busy: Mutex::new(HashSet::new()), stats: Stats::default(), notices })
+        Arc::new(Delivery { journal, canonicals, erp, policy, concurrency: concurrency.max(1), wake, busy: Mutex::new(HashSet::new()), stats: Stats::default(), notices })
     }
 
     /// Delivers until `stop` turns true.
@@ -148,7 +151,7 @@ impl Delivery {
     /// One try of one document, and its consequences in the journal.
     async fn attempt(&self, mut doc: DocumentRecord) -> Result<(), JournalError> {
         let j = &self.journal;
-        let body = j.canonical(&doc.id)?.ok_or_else(|| JournalError::NotFound(format!("canonical JSON of document {}", doc.id)))?;
+        let body = self.canonicals.get(&doc.id)?.ok_or_else(|| JournalError::NotFound(format!("canonical JSON of document {}", doc.id)))?;
         let kind = doc.kind.clone().unwrap_or_default();
         let key = format!("{}-{}", j.instance(), doc.id);
         let n = doc.attempts + 1;

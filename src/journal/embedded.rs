@@ -1,6 +1,6 @@
-//! The embedded journal: one sled 0.34 database in a directory; raw inputs appended to a value log
-//! beside it ([`super::values`], sled holds references), those over 1 MB as files of their own
-//! (written, fsynced, then referenced).
+//! The embedded journal: one sled 0.34 database in a directory; raw inputs and canonical documents
+//! appended to a value log beside it ([`super::values`], sled holds references), raw inputs over
+//! 1 MB as files of their own (written, fsynced, then referenced).
 //!
 //! Trees and their keys (all records JSON):
 //!
@@ -10,7 +10,7 @@
 //! | `intakes` | intake id (u64 BE) | [`Intake`] and its `history` ([`Change`]s) |
 //! | `pending` | intake id | empty: received, not processed yet |
 //! | `documents` | intake id + set number (u32 BE) | [`DocumentRecord`] and its `history` ([`Change`]s) |
-//! | `canonical` | same | canonical JSON |
+//! | `canonical` | same | `2` + [`ValueRef`] (in the value log), or canonical JSON (journals written before) |
 //! | `numbers` | number `\0` document key | empty: the search index |
 //! | `acks`, `ack_bytes` | ack id | [`AckRecord`], the EDI |
 //! | `events` | subject `\0` sequence (u64 BE) | [`Event`] of subjects without a record (and of inputs and documents in journals written before histories were kept with records) |
@@ -340,16 +340,22 @@ impl Journal for SledJournal {
     }
 
     fn put_canonical(&self, id: &str, json: &[u8]) -> Result<()> {
-        // In sled itself, not in the value log: it is written after the input was acknowledged, and
-        // only sled keeps it and the records that make it deliverable consistent after a power loss
-        // (sled may write those records before any sync; the value log's bytes would not follow).
-        self.canonical.insert(doc_key(id)?, json)?;
+        // In the value log, like raw inputs. Written after the input was acknowledged, so a power
+        // loss before the next sync can leave the reference without its bytes; readers then rebuild
+        // the document from the input's raw bytes, which were durable before the acknowledgment
+        // (see `pipeline::Canonicals`).
+        self.canonical.insert(doc_key(id)?, &self.append_value(json)?[..])?;
         Ok(())
     }
 
     fn canonical(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let Ok(k) = doc_key(id) else { return Ok(None) };
-        Ok(self.canonical.get(k)?.map(|v| v.to_vec()))
+        match self.canonical.get(k)? {
+            // JSON kept in sled itself (journals written before canonical JSON went to the value log).
+            Some(v) if v.first() == Some(&b'{') => Ok(Some(v.to_vec())),
+            Some(v) => self.read_value(id.as_bytes(), &v).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn documents(&self, q: &Query) -> Result<Vec<DocumentRecord>> {

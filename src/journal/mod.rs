@@ -342,7 +342,11 @@ pub trait Journal: Send + Sync + 'static {
     /// indexes its numbers.
     fn put_document(&self, d: &DocumentRecord, changes: Vec<Change>) -> Result<()>;
     fn document(&self, id: &str) -> Result<Option<DocumentRecord>>;
+    /// Keeps a document's canonical JSON. It is written after its input was acknowledged: until the
+    /// next [`sync`](Journal::sync) a power loss may take it while keeping the records that point
+    /// at it, so it must be derivable again (from the durable raw input, `pipeline::Canonicals`).
     fn put_canonical(&self, id: &str, json: &[u8]) -> Result<()>;
+    /// A document's canonical JSON; [`JournalError::Corrupt`] when what was kept did not survive.
     fn canonical(&self, id: &str) -> Result<Option<Vec<u8>>>;
     /// Documents matching a query, newest first.
     fn documents(&self, q: &Query) -> Result<Vec<DocumentRecord>>;

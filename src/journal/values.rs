@@ -169,7 +169,12 @@ impl ValueLog {
             match readers.get(&at.segment) {
                 Some(f) => f.clone(),
                 None => {
-                    let f = Arc::new(File::open(&path).map_err(io_error(&path))?);
+                    let f = Arc::new(File::open(&path).map_err(|e| match e.kind() {
+                        // Segments are made at their first append and their directory synced at the
+                        // next sync: a power loss before it can take the file itself.
+                        std::io::ErrorKind::NotFound => corrupt("the segment does not exist (not written before a power loss?)".into()),
+                        _ => io_error(&path)(e),
+                    })?);
                     // Reads are mostly of recent segments; old ones (an operator looking back) do not
                     // pile up open files.
                     if readers.len() >= MAX_OPEN_READERS {

@@ -212,3 +212,41 @@ async fn an_input_whose_raw_bytes_never_reached_the_disk_is_rejected_and_the_gat
     let got = h.wait_delivered(1, Duration::from_secs(30)).await;
     assert_eq!(order_number(&got[0]), "WR-000002");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_whose_canonical_json_did_not_survive_is_made_again_from_its_raw_bytes() {
+    let mut h = Harness::new("lost-canonical", Options::default());
+    h.start_erp(&["--status", "503"]);
+    h.start_gateway().await;
+    let (s, r) = h.upload("wayne-retail", wayne_order(7)).await.unwrap();
+    assert_eq!(s, 202, "{r:#}");
+    let id = r["documents"][0].as_str().unwrap().to_string();
+    h.wait_state(&id, "failed", Duration::from_secs(30)).await;
+    // A clean stop (the journal synced), then what a power loss right after processing can leave:
+    // the document's records kept, the value log's copy of its canonical JSON not.
+    let mut gw = h.gateway.take().unwrap();
+    assert!(std::process::Command::new("kill").args(["-TERM", &gw.id().to_string()]).status().unwrap().success());
+    gw.wait().unwrap();
+    h.stop_erp();
+    let log = h.dir.join("data/journal/values/00000001.log");
+    let bytes = std::fs::read(&log).unwrap();
+    let at = bytes.windows(29).position(|w| w == b"{\"document\":\"purchase_order\",").expect("canonical JSON in the value log");
+    use std::os::unix::fs::FileExt;
+    std::fs::File::options().write(true).open(&log).unwrap().write_all_at(&[0u8; 64], (at - 8) as u64).unwrap();
+
+    h.start_erp(&[]);
+    h.start_gateway().await;
+    let got = h.wait_delivered(1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(order_number(&got[0]), "WR-000007");
+    assert_eq!(got[0]["document"]["provenance"]["partner"], "wayne-retail");
+    let d = h.wait_state(&id, "delivered", Duration::from_secs(30)).await;
+    let causes: Vec<&str> = d["history"].as_array().unwrap().iter().map(|e| e["cause"].as_str().unwrap()).collect();
+    assert!(causes.iter().any(|c| c.contains("made again from the input's raw bytes") && c.contains("the record holds 0 bytes")), "{causes:#?}");
+    // Kept anew: operators read it without another rebuild.
+    assert_eq!(d["canonical"]["order_number"], "WR-000007");
+    let again = h.document(&id).await;
+    assert_eq!(again["history"].as_array().unwrap().iter().filter(|e| e["cause"].as_str().unwrap().contains("made again")).count(), 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(h.delivered().len(), 1, "delivered once");
+}

@@ -120,7 +120,8 @@ impl GroupCommit {
 /// (hashing 64 MB takes a while) on a blocking thread.
 const INLINE_RECEIVE: usize = 256 << 10;
 
-type Job = (u64, oneshot::Sender<Result<Intake, JournalError>>);
+/// An intake id, its raw bytes when the caller has them, and where the result goes.
+type Job = (u64, Option<Vec<u8>>, oneshot::Sender<Result<Intake, JournalError>>);
 
 /// The gateway's intake: receive, then process.
 pub struct Pipeline {
@@ -167,8 +168,8 @@ impl Pipeline {
                     .name(format!("edigate-process-{n}"))
                     .spawn(move || {
                         let translator = Translator::new(&lib, &worker.profiles);
-                        for (id, reply) in rx {
-                            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(&translator, id)))
+                        for (id, raw, reply) in rx {
+                            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(&translator, id, raw)))
                                 .unwrap_or_else(|p| worker.internal_error(id, p));
                             let _ = reply.send(out);
                         }
@@ -194,19 +195,24 @@ impl Pipeline {
 
     /// Keeps an input: raw bytes and intake record durable when this returns.
     pub async fn receive(&self, up: Upload) -> Result<Intake, IntakeError> {
+        self.receive_keeping(up).await.map(|(rec, _)| rec)
+    }
+
+    /// [`receive`](Self::receive), giving the bytes back for [`process_bytes`](Self::process_bytes).
+    pub async fn receive_keeping(&self, up: Upload) -> Result<(Intake, Vec<u8>), IntakeError> {
         if up.bytes.len() > self.max_size {
             return Err(IntakeError::TooLarge { size: up.bytes.len(), limit: self.max_size });
         }
         let started = std::time::Instant::now();
         let j = self.journal.clone();
         let small = up.bytes.len() <= INLINE_RECEIVE;
-        let keep = move || -> Result<Intake, JournalError> {
+        let keep = move || -> Result<(Intake, Vec<u8>), JournalError> {
             let sha256 = j.put_raw(&up.bytes)?;
             let id = j.next_intake_id()?;
             if let Some(key) = &up.once_key {
                 if let Some(prev) = j.claim(&once_claim(&up.partner, key, &sha256), id)? {
                     if let Some(rec) = j.intake(prev)? {
-                        return Ok(rec);
+                        return Ok((rec, up.bytes));
                     }
                 }
             }
@@ -230,16 +236,16 @@ impl Pipeline {
                 errors: vec![],
             };
             j.put_intake(&rec, Change::at(rec.received_at, State::Received, format!("{} bytes by {}", rec.size, rec.channel)))?;
-            Ok(rec)
+            Ok((rec, up.bytes))
         };
         // A small input is kept right here (tens of microseconds: hashing, one append, a few
         // in-memory sled writes); handing it to a blocking thread and back would cost as much.
-        let rec = if small { keep()? } else { tokio::task::spawn_blocking(keep).await.map_err(|_| IntakeError::Closed)?? };
+        let (rec, bytes) = if small { keep()? } else { tokio::task::spawn_blocking(keep).await.map_err(|_| IntakeError::Closed)?? };
         self.commit.durable().await?;
         self.inputs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.intake_latency.observe(started.elapsed());
         tracing::info!(intake = rec.id, partner = %rec.partner, channel = %rec.channel, size = rec.size, correlation_id = %rec.correlation_id, "received");
-        Ok(rec)
+        Ok((rec, bytes))
     }
 
     /// Processes a received input (again, if it was already: processing is idempotent) and returns
@@ -247,9 +253,19 @@ impl Pipeline {
     /// `partner` picks the thread: one partner's inputs are processed one at a time, in the order
     /// they are handed over, so its documents are queued for delivery in that order.
     pub async fn process(&self, id: u64, partner: &str) -> Result<Intake, IntakeError> {
+        self.process_job(id, partner, None).await
+    }
+
+    /// [`process`](Self::process) with the input's raw bytes at hand (from
+    /// [`receive_keeping`](Self::receive_keeping)): not read back from the journal.
+    pub async fn process_bytes(&self, id: u64, partner: &str, raw: Vec<u8>) -> Result<Intake, IntakeError> {
+        self.process_job(id, partner, Some(raw)).await
+    }
+
+    async fn process_job(&self, id: u64, partner: &str, raw: Option<Vec<u8>>) -> Result<Intake, IntakeError> {
         let started = std::time::Instant::now();
         let (tx, rx) = oneshot::channel();
-        self.jobs[shard(partner, self.jobs.len())].send((id, tx)).map_err(|_| IntakeError::Closed)?;
+        self.jobs[shard(partner, self.jobs.len())].send((id, raw, tx)).map_err(|_| IntakeError::Closed)?;
         let rec = rx.await.map_err(|_| IntakeError::Closed)??;
         self.process_latency.observe(started.elapsed());
         if !rec.documents.is_empty() {
@@ -302,7 +318,7 @@ struct SetSeen {
 }
 
 impl Processor {
-    fn process(&self, translator: &Translator<'_>, id: u64) -> Result<Intake, JournalError> {
+    fn process(&self, translator: &Translator<'_>, id: u64, raw: Option<Vec<u8>>) -> Result<Intake, JournalError> {
         let j = &*self.journal;
         let mut rec = j.intake(id)?.ok_or_else(|| JournalError::NotFound(format!("intake {id}")))?;
         if rec.state != State::Received {
@@ -310,7 +326,7 @@ impl Processor {
         }
         // Unreadable raw bytes: only a power loss between an input's writes and their sync (so the
         // sender was never answered) or a damaged disk does this; the input is marked, not retried.
-        let raw = match j.raw(&rec.sha256) {
+        let raw = match raw.map_or_else(|| j.raw(&rec.sha256), |raw| Ok(Some(raw))) {
             Ok(Some(raw)) => raw,
             Ok(None) => {
                 let why = format!("raw bytes {} not found in the journal", rec.sha256);

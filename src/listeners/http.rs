@@ -105,7 +105,7 @@ async fn inbound(State(s): State<Arc<HttpIntake>>, headers: HeaderMap, body: Bod
         correlation_id: header("x-correlation-id"),
         once_key: None,
     };
-    let rec = match s.pipeline.receive(up).await {
+    let (rec, raw) = match s.pipeline.receive_keeping(up).await {
         Ok(r) => r,
         Err(IntakeError::TooLarge { size, limit }) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("{size} bytes is over the limit of {limit}")),
         Err(e) => {
@@ -115,7 +115,7 @@ async fn inbound(State(s): State<Arc<HttpIntake>>, headers: HeaderMap, body: Bod
     };
     // Kept and durable: from here on, the answer is about what the input holds.
     let id = rec.id;
-    match s.pipeline.process(id, &rec.partner).await {
+    match s.pipeline.process_bytes(id, &rec.partner, raw).await {
         Ok(rec) => answer(&rec),
         Err(e) => {
             tracing::error!(intake = id, "processing failed, will be retried at the next start: {e}");

@@ -342,7 +342,11 @@ impl Processor {
         // Every set: its document record (mapped, or rejected with the reason), in input order.
         let mut seen: Vec<SetSeen> = Vec::new();
         let mut failure: Option<JournalError> = None;
-        let report = translator.translate(&raw[..], Options::default(), |o: SetOutcome| {
+        // No set is larger than its input: the reader's window is the input's size, not the 256 KB
+        // (zeroed) that a stream of unknown length starts with.
+        let mut opts = Options::default();
+        opts.limits.max_set_bytes = opts.limits.max_set_bytes.min(raw.len() + 1);
+        let report = translator.translate(&raw[..], opts, |o: SetOutcome| {
             if failure.is_some() {
                 return;
             }

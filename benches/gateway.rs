@@ -4,10 +4,10 @@
 //! `cargo bench --bench gateway` (environment: EDIGATE_BENCH_DOCS=N documents for the throughput run,
 //! default 10000; EDIGATE_BENCH_PARTNERS=P sending partners, default 8; EDIGATE_BENCH_SECONDS=S for
 //! the fixed-rate run, default 10; EDIGATE_BENCH_THREADS=T processing threads, default 0 = one per
-//! CPU). See BENCHMARKS.md.
+//! CPU; EDIGATE_BENCH_CLIENTS=C uploads at a time in the throughput run, default 32). See BENCHMARKS.md.
 //!
 //! 1. Floor: the fsync this disk does (what every group commit costs at least).
-//! 2. Throughput: N uploads by 32 concurrent clients, spread over P partners (each partner's documents
+//! 2. Throughput: N uploads by C concurrent clients (32), spread over P partners (each partner's documents
 //!    are delivered in order, one at a time, so partners are the parallelism of delivery); documents
 //!    per second until the last upload is answered, and until the last document is at dev-erp; and
 //!    the CPU time each process (gateway, dev-erp, this load generator) spent per document meanwhile,
@@ -35,14 +35,15 @@ fn fsync_floor(dir: &Path) -> Duration {
     start.elapsed() / n
 }
 
-/// CPU time (user + system, all threads) a process has used so far, from `/proc/PID/stat`.
-fn cpu_seconds(pid: u32) -> f64 {
+/// CPU time (user, system; all threads) a process has used so far, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> [f64; 2] {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).map(|x| x.parse().unwrap_or(0)).collect();
     // Clock ticks: 100 per second on Linux (USER_HZ).
-    f.iter().sum::<u64>() as f64 / 100.0
+    let tick = |i: usize| f.get(i).copied().unwrap_or(0) as f64 / 100.0;
+    [tick(0), tick(1)]
 }
 
 fn main() {
@@ -54,6 +55,7 @@ fn main() {
     let partners = env_or("EDIGATE_BENCH_PARTNERS", 8).max(1);
     let seconds = env_or("EDIGATE_BENCH_SECONDS", 10);
     let threads = env_or("EDIGATE_BENCH_THREADS", 0);
+    let clients = env_or("EDIGATE_BENCH_CLIENTS", 32).max(1);
     let dir: PathBuf = std::env::temp_dir().join(format!("edigate-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -83,12 +85,12 @@ fn main() {
         let body_len = order(0, 1).len();
         println!("gateway: {docs} documents of {body_len} bytes from {partners} partners; fsync floor {:.2} ms", floor.as_secs_f64() * 1e3);
 
-        // Throughput: 32 clients.
+        // Throughput: `clients` uploads at a time.
         let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let cpu_before = pids.map(|(_, pid)| cpu_seconds(pid));
         let start = Instant::now();
         let mut tasks = Vec::new();
-        for _ in 0..32 {
+        for _ in 0..clients {
             let (client, url, next) = (client.clone(), url.clone(), next.clone());
             tasks.push(tokio::spawn(async move {
                 loop {
@@ -110,7 +112,17 @@ fn main() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let all = start.elapsed();
-        let cpu: Vec<String> = pids.iter().zip(cpu_before).map(|((name, pid), before)| format!("{name} {:.3} ms", (cpu_seconds(*pid) - before) * 1e3 / docs as f64)).collect();
+        let cpu: Vec<String> = pids
+            .iter()
+            .zip(cpu_before)
+            .map(|((name, pid), before)| {
+                let after = cpu_seconds(*pid);
+                let ms = |i: usize| (after[i] - before[i]) * 1e3 / docs as f64;
+                // User time is the steadier figure for A/B: system time moves with the file system's
+                // state (ext4 inode allocation after many deletes, BENCHMARKS.md).
+                format!("{name} {:.3} ms (user {:.3})", ms(0) + ms(1), ms(0))
+            })
+            .collect();
         println!(
             "throughput: uploads answered {:.0} docs/s ({:.2} s); delivered {:.0} docs/s ({:.2} s)",
             docs as f64 / uploaded.as_secs_f64(),

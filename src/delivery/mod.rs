@@ -111,6 +111,10 @@ impl Delivery {
     fn start_ready(self: &Arc<Self>, slots: &Arc<Semaphore>) -> Result<Option<Duration>, JournalError> {
         let now = journal::now();
         let mut next: Option<Duration> = None;
+        // Every slot in use: nothing could start, and the end of a try wakes the loop again.
+        if slots.available_permits() == 0 {
+            return Ok(None);
+        }
         for head in self.journal.queue_heads()? {
             if self.busy.lock().expect("busy lock").contains(&head.partner) {
                 continue;

@@ -12,7 +12,7 @@
 //! | `documents` | intake id + set number (u32 BE) | [`DocumentRecord`] and its `history` ([`Change`]s) |
 //! | `canonical` | same | `2` + [`ValueRef`] (in the value log), or canonical JSON (journals written before) |
 //! | `numbers` | number `\0` document key | empty: the search index |
-//! | `acks`, `ack_bytes` | ack id | [`AckRecord`], the EDI |
+//! | `acks` | ack id | `3`, the record's length (u32 BE), [`AckRecord`], the EDI (or the record alone, with the EDI in `ack_bytes`: journals written before) |
 //! | `events` | subject `\0` sequence (u64 BE) | [`Event`] of subjects without a record (and of inputs and documents in journals written before histories were kept with records) |
 //! | `queue` | partner `\0` document key | document id |
 //! | `attempts` | document key + attempt (u32 BE) | [`Attempt`] |
@@ -396,16 +396,29 @@ impl Journal for SledJournal {
     }
 
     fn put_ack(&self, a: &AckRecord, bytes: &[u8]) -> Result<()> {
-        self.ack_bytes.insert(&a.id, bytes)?;
-        self.acks.insert(&a.id, encode(a))?;
+        // One value: `3`, the record's length (u32 BE), the record (JSON), the EDI.
+        let json = encode(a);
+        let mut v = Vec::with_capacity(5 + json.len() + bytes.len());
+        v.push(3);
+        v.extend_from_slice(&(json.len() as u32).to_be_bytes());
+        v.extend_from_slice(&json);
+        v.extend_from_slice(bytes);
+        self.acks.insert(&a.id, v)?;
         Ok(())
     }
 
     fn ack(&self, id: &str) -> Result<Option<(AckRecord, Vec<u8>)>> {
         let Some(v) = self.acks.get(id)? else { return Ok(None) };
-        let rec = decode(id.as_bytes(), &v)?;
-        let bytes = self.ack_bytes.get(id)?.map(|b| b.to_vec()).unwrap_or_default();
-        Ok(Some((rec, bytes)))
+        if v.first() != Some(&3) {
+            // Written before acknowledgments were one value: the record here, the EDI in `ack_bytes`.
+            let rec = decode(id.as_bytes(), &v)?;
+            let bytes = self.ack_bytes.get(id)?.map(|b| b.to_vec()).unwrap_or_default();
+            return Ok(Some((rec, bytes)));
+        }
+        let corrupt = || JournalError::Corrupt { key: id.to_string(), message: format!("an acknowledgment value of {} bytes", v.len()) };
+        let len = v.get(1..5).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes).ok_or_else(corrupt)? as usize;
+        let json = v.get(5..5 + len).ok_or_else(corrupt)?;
+        Ok(Some((decode(id.as_bytes(), json)?, v[5 + len..].to_vec())))
     }
 
     fn put_receipt(&self, key: &str, bytes: &[u8]) -> Result<()> {
@@ -635,6 +648,36 @@ mod tests {
         j.dequeue("globex", "10-1").unwrap();
         assert_eq!(j.queue_heads().unwrap()[1].document, "10-2");
         assert_eq!(j.queue_len().unwrap(), 4);
+    }
+
+    #[test]
+    fn an_acknowledgment_is_one_value_and_older_ones_still_read() {
+        let dir = tempdir();
+        let j = SledJournal::open(&dir).unwrap();
+        let ack = |id: &str| AckRecord {
+            id: id.into(),
+            intake: 7,
+            partner: "globex".into(),
+            standard: "x12".into(),
+            acknowledges: "000000007".into(),
+            control_number: 12,
+            file: format!("ack-{id}.edi"),
+            created_at: now(),
+            summary: "accepted".into(),
+        };
+        // Not valid UTF-8 on purpose: an acknowledgment may copy bad data from the input.
+        let edi = b"ISA*00*\xff~IEA*1*000000012~".to_vec();
+        j.put_ack(&ack("7-a1"), &edi).unwrap();
+        let (rec, bytes) = j.ack("7-a1").unwrap().unwrap();
+        assert_eq!((rec.id.as_str(), rec.control_number, bytes), ("7-a1", 12, edi.clone()));
+        // As journals before wrote them: the record alone, the EDI in its own tree.
+        j.acks.insert("6-a1", encode(&ack("6-a1"))).unwrap();
+        j.ack_bytes.insert("6-a1", &edi[..]).unwrap();
+        let (rec, bytes) = j.ack("6-a1").unwrap().unwrap();
+        assert_eq!((rec.file.as_str(), bytes), ("ack-6-a1.edi", edi));
+        assert!(j.ack("5-a1").unwrap().is_none());
+        j.acks.insert("4-a1", &[3u8, 0, 0, 9][..]).unwrap();
+        assert!(matches!(j.ack("4-a1"), Err(JournalError::Corrupt { .. })));
     }
 
     #[test]

@@ -110,10 +110,8 @@ async fn receive(State(erp): State<Arc<DevErp>>, Path(path): Path<String>, heade
     record.extend_from_slice(b",\"document\":");
     record.extend_from_slice(&body);
     record.extend_from_slice(b"}\n");
-    // Whole file or none (a temporary name, then a rename); no fsync: this is a development receiver.
-    let tmp = erp.store.join(format!(".{name}.tmp"));
-    let stored = std::fs::write(&tmp, &record).and_then(|()| std::fs::rename(&tmp, &target));
-    if let Err(e) = stored {
+    // Whole file or none; no fsync: this is a development receiver.
+    if let Err(e) = crate::pipeline::write_atomically(&erp.store, &name, &record) {
         return (StatusCode::INTERNAL_SERVER_ERROR, format!("dev-erp cannot store: {e}")).into_response();
     }
     (StatusCode::CREATED, Json(serde_json::json!({ "status": "stored", "file": name }))).into_response()

@@ -689,21 +689,66 @@ pub fn once_claim(partner: &str, key: &str, sha256: &str) -> String {
 /// Writes `dir/name` so that readers see the whole file or none of it. Not fsynced: what is written
 /// here (acknowledgments in an outbox) is kept in the journal, which is the record.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    // The directory is made when it is missing (the first file), not asked for before every file.
-    match std::fs::write(&tmp, bytes) {
+    // An unnamed file linked in once written: one directory entry made, none renamed or removed.
+    match write_unnamed_then_link(dir, name, bytes) {
+        Ok(()) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir)?;
-            std::fs::write(&tmp, bytes)?;
+            if write_unnamed_then_link(dir, name, bytes).is_ok() {
+                return Ok(());
+            }
         }
-        r => r?,
+        // The name exists (an input processed again: its file is replaced below), or the file
+        // system has no unnamed files.
+        Err(_) => {}
     }
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, dir.join(name))
+}
+
+/// `O_TMPFILE` in `dir`, the bytes written, then `linkat` under `name` (fails if `name` exists).
+#[cfg(target_os = "linux")]
+fn write_unnamed_then_link(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let mut f = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_TMPFILE).mode(0o644).open(dir)?;
+    f.write_all(bytes)?;
+    let cstr = |b: &[u8]| std::ffi::CString::new(b).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e));
+    let from = cstr(format!("/proc/self/fd/{}", f.as_raw_fd()).as_bytes())?;
+    let to = cstr(dir.join(name).as_os_str().as_bytes())?;
+    // SAFETY: both paths are NUL-terminated C strings that outlive the call.
+    match unsafe { libc::linkat(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::AT_SYMLINK_FOLLOW) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn write_unnamed_then_link(_dir: &Path, _name: &str, _bytes: &[u8]) -> std::io::Result<()> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "no unnamed files here"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::shard;
+
+    #[test]
+    fn outbox_files_appear_whole_replace_the_same_name_and_leave_nothing_else() {
+        let root = std::env::temp_dir().join(format!("edigate-outbox-{}-{}", std::process::id(), fastrand::u32(..)));
+        let dir = root.join("globex");
+        super::write_atomically(&dir, "ack-1-1.edi", b"ISA*first~").unwrap();
+        assert_eq!(std::fs::read(dir.join("ack-1-1.edi")).unwrap(), b"ISA*first~", "the directory is made when missing");
+        super::write_atomically(&dir, "ack-1-1.edi", b"ISA*again~").unwrap();
+        assert_eq!(std::fs::read(dir.join("ack-1-1.edi")).unwrap(), b"ISA*again~", "processed again: the file is replaced");
+        super::write_atomically(&dir, "ack-2-1.edi", b"ISA*second~").unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["ack-1-1.edi", "ack-2-1.edi"]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn a_partner_keeps_its_processing_thread() {

@@ -4,7 +4,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /api/v1/documents?partner=&type=&state=&number=&from=&to=&limit=` | documents, newest first; `number` finds a document by its own number or by a PO it is about |
-//! | `GET /api/v1/documents/{id}` | record, canonical JSON, state history, delivery attempts, its input |
+//! | `GET /api/v1/documents/{id}` | record, canonical JSON (or `canonical_error` when it was lost and cannot be made again), state history, delivery attempts, its input |
 //! | `POST /api/v1/documents/{id}/replay` | queue a dead-lettered or failed document again |
 //! | `GET /api/v1/dead-letters` · `POST /api/v1/dead-letters/replay?partner=` | dead letters; replay them all |
 //! | `GET /api/v1/intakes?limit=` · `GET /api/v1/intakes/{id}` · `GET /api/v1/intakes/{id}/raw` | inputs, one with its history and acknowledgments, its raw bytes |
@@ -148,11 +148,17 @@ async fn document(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Respon
     let j = &api.journal;
     let run = || -> Result<Option<serde_json::Value>, JournalError> {
         let Some(d) = j.document(&id)? else { return Ok(None) };
-        let canonical = api.pipeline.canonicals.get(&id)?.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        // A canonical document lost and not to be made again is shown as such, with the rest.
+        let (canonical, canonical_error) = match api.pipeline.canonicals.get(&id) {
+            Ok(b) => (b.and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()), None),
+            Err(e @ JournalError::Corrupt { .. }) => (None, Some(e.to_string())),
+            Err(e) => return Err(e),
+        };
         let intake = j.intake(d.intake)?;
         Ok(Some(serde_json::json!({
             "document": d,
             "canonical": canonical,
+            "canonical_error": canonical_error,
             "history": j.history(&format!("document:{id}"))?,
             "attempts": j.attempts(&id)?,
             "intake": intake,

@@ -641,7 +641,12 @@ impl Canonicals {
         let d = j.document(id)?.ok_or_else(|| cannot("no document record".into()))?;
         let (_, n) = DocumentRecord::parse_id(id).ok_or_else(|| cannot("not a document id".into()))?;
         let rec = j.intake(d.intake)?.ok_or_else(|| cannot(format!("no intake {}", d.intake)))?;
-        let raw = j.raw(&rec.sha256)?.ok_or_else(|| cannot(format!("raw bytes {} not found", rec.sha256)))?;
+        let raw = match j.raw(&rec.sha256) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => return Err(cannot(format!("its input's raw bytes {} are not in the journal", rec.sha256))),
+            Err(e @ (JournalError::Corrupt { .. } | JournalError::NotFound(_))) => return Err(cannot(format!("its input's raw bytes cannot be read either ({e})"))),
+            Err(e) => return Err(e),
+        };
         let mut set = None;
         let mut seen = 0u32;
         Translator::new(&self.library, &self.profiles)

@@ -155,7 +155,14 @@ impl Delivery {
     /// One try of one document, and its consequences in the journal.
     async fn attempt(&self, mut doc: DocumentRecord) -> Result<(), JournalError> {
         let j = &self.journal;
-        let body = self.canonicals.get(&doc.id)?.ok_or_else(|| JournalError::NotFound(format!("canonical JSON of document {}", doc.id)))?;
+        let body = match self.canonicals.get(&doc.id) {
+            Ok(Some(body)) => body,
+            Ok(None) => return Err(JournalError::NotFound(format!("canonical JSON of document {}", doc.id))),
+            // Lost to a power loss and not to be made again (its raw bytes lost too, or its set no
+            // longer maps): nothing to send. An operator replays it once the cause is mended.
+            Err(e @ JournalError::Corrupt { .. }) => return self.conclude(doc, State::DeadLettered, Some(e.to_string()), e.to_string(), None),
+            Err(e) => return Err(e),
+        };
         let kind = doc.kind.clone().unwrap_or_default();
         let key = format!("{}-{}", j.instance(), doc.id);
         let n = doc.attempts + 1;
@@ -178,6 +185,13 @@ impl Delivery {
         };
         j.add_attempt(&Attempt { document: doc.id.clone(), n, at, duration_ms, status, outcome: outcome.into(), error: error.clone(), response })?;
         doc.attempts = n;
+        self.conclude(doc, state, error, cause, Some(duration_ms))
+    }
+
+    /// A document's state after a try (or without one), and its consequences: dequeued when
+    /// delivered or dead-lettered, counted, told to people.
+    fn conclude(&self, mut doc: DocumentRecord, state: State, error: Option<String>, cause: String, duration_ms: Option<u64>) -> Result<(), JournalError> {
+        let j = &self.journal;
         doc.state = state;
         doc.updated_at = journal::now();
         doc.error = error;
@@ -191,7 +205,7 @@ impl Delivery {
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                 let age = (doc.updated_at - doc.created_at).to_std().unwrap_or_default();
                 self.stats.latency.observe(age);
-                tracing::info!(ms = duration_ms, "delivered");
+                tracing::info!(ms = duration_ms.unwrap_or_default(), "delivered");
             }
             State::DeadLettered => {
                 j.dequeue(&doc.partner, &doc.id)?;

@@ -218,35 +218,53 @@ async fn a_document_whose_canonical_json_did_not_survive_is_made_again_from_its_
     let mut h = Harness::new("lost-canonical", Options::default());
     h.start_erp(&["--status", "503"]);
     h.start_gateway().await;
-    let (s, r) = h.upload("wayne-retail", wayne_order(7)).await.unwrap();
-    assert_eq!(s, 202, "{r:#}");
-    let id = r["documents"][0].as_str().unwrap().to_string();
-    h.wait_state(&id, "failed", Duration::from_secs(30)).await;
+    let mut ids = Vec::new();
+    for n in [7, 8] {
+        let (s, r) = h.upload("wayne-retail", wayne_order(n)).await.unwrap();
+        assert_eq!(s, 202, "{r:#}");
+        ids.push(r["documents"][0].as_str().unwrap().to_string());
+    }
+    // The first is tried (and refused); the second waits behind it (one document of a partner in
+    // flight at a time).
+    h.wait_state(&ids[0], "failed", Duration::from_secs(30)).await;
+    assert_eq!(h.document(&ids[1]).await["document"]["state"], "queued");
     // A clean stop (the journal synced), then what a power loss right after processing can leave:
-    // the document's records kept, the value log's copy of its canonical JSON not.
+    // the documents' records kept, the value log's copies of their canonical JSON not; and for the
+    // second, its input's raw bytes gone too (a damaged disk: then it cannot be made again).
     let mut gw = h.gateway.take().unwrap();
     assert!(std::process::Command::new("kill").args(["-TERM", &gw.id().to_string()]).status().unwrap().success());
     gw.wait().unwrap();
     h.stop_erp();
     let log = h.dir.join("data/journal/values/00000001.log");
     let bytes = std::fs::read(&log).unwrap();
-    let at = bytes.windows(29).position(|w| w == b"{\"document\":\"purchase_order\",").expect("canonical JSON in the value log");
+    let find = |what: &[u8], from: usize| from + bytes[from..].windows(what.len()).position(|w| w == what).expect("in the value log");
     use std::os::unix::fs::FileExt;
-    std::fs::File::options().write(true).open(&log).unwrap().write_all_at(&[0u8; 64], (at - 8) as u64).unwrap();
+    let file = std::fs::File::options().write(true).open(&log).unwrap();
+    let mut at = 0;
+    for _ in 0..2 {
+        at = find(b"{\"document\":\"purchase_order\",", at + 1);
+        file.write_all_at(&[0u8; 64], (at - 8) as u64).unwrap();
+    }
+    let second_raw = find(b"ISA*", find(b"WR-000007", 0));
+    file.write_all_at(&[0u8; 64], (second_raw - 8) as u64).unwrap();
 
     h.start_erp(&[]);
     h.start_gateway().await;
     let got = h.wait_delivered(1, Duration::from_secs(30)).await;
-    assert_eq!(got.len(), 1);
     assert_eq!(order_number(&got[0]), "WR-000007");
     assert_eq!(got[0]["document"]["provenance"]["partner"], "wayne-retail");
-    let d = h.wait_state(&id, "delivered", Duration::from_secs(30)).await;
+    let d = h.wait_state(&ids[0], "delivered", Duration::from_secs(30)).await;
     let causes: Vec<&str> = d["history"].as_array().unwrap().iter().map(|e| e["cause"].as_str().unwrap()).collect();
     assert!(causes.iter().any(|c| c.contains("made again from the input's raw bytes") && c.contains("the record holds 0 bytes")), "{causes:#?}");
     // Kept anew: operators read it without another rebuild.
     assert_eq!(d["canonical"]["order_number"], "WR-000007");
-    let again = h.document(&id).await;
+    let again = h.document(&ids[0]).await;
     assert_eq!(again["history"].as_array().unwrap().iter().filter(|e| e["cause"].as_str().unwrap().contains("made again")).count(), 1);
+    // Not to be made again: dead-lettered with the reason, nothing sent.
+    let d = h.wait_state(&ids[1], "dead_lettered", Duration::from_secs(30)).await;
+    let why = d["document"]["error"].as_str().unwrap();
+    assert!(why.contains("cannot be made again") && why.contains("raw bytes cannot be read either"), "{why}");
+    assert!(d["canonical"].is_null() && d["canonical_error"].as_str().unwrap().contains("cannot be made again"), "{d:#}");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(h.delivered().len(), 1, "delivered once");
+    assert_eq!(h.delivered().len(), 1, "delivered once, the lost one not at all");
 }

@@ -6,6 +6,10 @@
 //! the fixed-rate run, default 10; EDIGATE_BENCH_THREADS=T processing threads, default 0 = one per
 //! CPU; EDIGATE_BENCH_CLIENTS=C uploads at a time in the throughput run, default 32). See BENCHMARKS.md.
 //!
+//! Start it after a few quiet minutes: each run deletes its ~30,000 files at the end, and an ext4
+//! without a journal (this VM's) skips recently freed inodes at every file creation, which makes a
+//! run started soon after another one ~10% slower (outbox and dev-erp files).
+//!
 //! 1. Floor: the fsync this disk does (what every group commit costs at least).
 //! 2. Throughput: N uploads by C concurrent clients (32), spread over P partners (each partner's documents
 //!    are delivered in order, one at a time, so partners are the parallelism of delivery); documents

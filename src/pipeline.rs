@@ -326,14 +326,9 @@ impl Processor {
         }
         // Unreadable raw bytes: only a power loss between an input's writes and their sync (so the
         // sender was never answered) or a damaged disk does this; the input is marked, not retried.
-        let raw = match raw.map_or_else(|| j.raw(&rec.sha256), |raw| Ok(Some(raw))) {
-            Ok(Some(raw)) => raw,
-            Ok(None) => {
-                let why = format!("raw bytes {} not found in the journal", rec.sha256);
-                return self.unreadable(rec, why);
-            }
-            Err(e @ (JournalError::Corrupt { .. } | JournalError::NotFound(_))) => return self.unreadable(rec, e.to_string()),
-            Err(e) => return Err(e),
+        let raw = match raw.map_or_else(|| raw_bytes(j, &rec), |raw| Ok(Ok(raw)))? {
+            Ok(raw) => raw,
+            Err(why) => return self.unreadable(rec, why),
         };
         let span = tracing::info_span!("process", intake = id, partner = %rec.partner, correlation_id = %rec.correlation_id);
         let _enter = span.enter();
@@ -342,11 +337,7 @@ impl Processor {
         // Every set: its document record (mapped, or rejected with the reason), in input order.
         let mut seen: Vec<SetSeen> = Vec::new();
         let mut failure: Option<JournalError> = None;
-        // No set is larger than its input: the reader's window is the input's size, not the 256 KB
-        // (zeroed) that a stream of unknown length starts with.
-        let mut opts = Options::default();
-        opts.limits.max_set_bytes = opts.limits.max_set_bytes.min(raw.len() + 1);
-        let report = translator.translate(&raw[..], opts, |o: SetOutcome| {
+        let report = translator.translate(&raw[..], in_memory(&raw), |o: SetOutcome| {
             if failure.is_some() {
                 return;
             }
@@ -605,6 +596,25 @@ impl Processor {
     }
 }
 
+/// An input's raw bytes from the journal: `Ok(Err(why))` when they are missing or damaged (a
+/// power loss before their sync, or a damaged disk), an error when the journal itself fails.
+fn raw_bytes(j: &dyn Journal, rec: &Intake) -> Result<Result<Vec<u8>, String>, JournalError> {
+    match j.raw(&rec.sha256) {
+        Ok(Some(raw)) => Ok(Ok(raw)),
+        Ok(None) => Ok(Err(format!("raw bytes {} not found in the journal", rec.sha256))),
+        Err(e @ (JournalError::Corrupt { .. } | JournalError::NotFound(_))) => Ok(Err(e.to_string())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reading options for an input held in memory: no set is larger than the input, so the reader's
+/// window is the input's size, not the 256 KB (zeroed) a stream of unknown length starts with.
+fn in_memory(raw: &[u8]) -> Options {
+    let mut opts = Options::default();
+    opts.limits.max_set_bytes = opts.limits.max_set_bytes.min(raw.len() + 1);
+    opts
+}
+
 /// A set's canonical JSON as kept: its provenance names the input's raw bytes and its partner.
 fn canonical_json(mut doc: crate::model::Document, rec: &Intake) -> Vec<u8> {
     doc.provenance_mut().raw_id = Some(rec.sha256.clone());
@@ -641,16 +651,11 @@ impl Canonicals {
         let d = j.document(id)?.ok_or_else(|| cannot("no document record".into()))?;
         let (_, n) = DocumentRecord::parse_id(id).ok_or_else(|| cannot("not a document id".into()))?;
         let rec = j.intake(d.intake)?.ok_or_else(|| cannot(format!("no intake {}", d.intake)))?;
-        let raw = match j.raw(&rec.sha256) {
-            Ok(Some(raw)) => raw,
-            Ok(None) => return Err(cannot(format!("its input's raw bytes {} are not in the journal", rec.sha256))),
-            Err(e @ (JournalError::Corrupt { .. } | JournalError::NotFound(_))) => return Err(cannot(format!("its input's raw bytes cannot be read either ({e})"))),
-            Err(e) => return Err(e),
-        };
+        let raw = raw_bytes(j, &rec)?.map_err(|why| cannot(format!("its input's raw bytes cannot be read either ({why})")))?;
         let mut set = None;
         let mut seen = 0u32;
         Translator::new(&self.library, &self.profiles)
-            .translate(&raw[..], Options::default(), |o: SetOutcome| {
+            .translate(&raw[..], in_memory(&raw), |o: SetOutcome| {
                 seen += 1;
                 if seen == n {
                     set = Some(o.result);

@@ -1,5 +1,5 @@
-//! The value log: the journal's raw inputs (up to the blob threshold) appended to segment files,
-//! with sled holding 16-byte references to them.
+//! The value log: the journal's raw inputs (up to the blob threshold) and canonical documents
+//! appended to segment files, with sled holding 16-byte references to them.
 //!
 //! Why: sled 0.34 keeps values inside its B-tree nodes and rewrites a whole node (up to 17 entries)
 //! when it consolidates or splits one; with 10–30 KB values that rewrote ~250 KB per 10 KB input
@@ -15,13 +15,12 @@
 //! bytes. sled may also write on its own between syncs; after a power loss (not a process crash:
 //! written bytes are then in the page cache) such a reference can point at bytes that never
 //! reached the disk. Reading it fails with [`JournalError::Corrupt`] (the checksum or the length
-//! does not match). That is why only values that nothing depends on before a sync go here: a raw
-//! input is acknowledged only after a sync, so such a reference belongs to an input its sender was
-//! never answered for (and sends again). Canonical documents, written after the acknowledgment
-//! together with the records that make them deliverable, stay in sled, which keeps them consistent
-//! with those records. Each time the log is opened, appends go to a new segment, so nothing is
-//! ever written where a dangling reference may point: it can only read as damaged, never as
-//! another value.
+//! does not match, or the segment file does not exist). So only values that can be done without
+//! or made again go here: a raw input is acknowledged only after a sync, so such a reference
+//! belongs to an input its sender was never answered for (and sends again); a canonical document
+//! is made again from its input's raw bytes (`pipeline::Canonicals`). Each time the log is opened,
+//! appends go to a new segment, so nothing is ever written where a dangling reference may point:
+//! it can only read as damaged, never as another value.
 
 use super::{JournalError, Result};
 use std::collections::HashMap;

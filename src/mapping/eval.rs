@@ -10,13 +10,12 @@
 use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Rule, Src, StepKind, Unmatched, ValueRule};
 use super::plan::{Plan, ProbeRef};
 use super::path::{Position, Test};
-use crate::model::{Document, Provenance};
+use crate::model::{self, Document, Provenance};
 use crate::syntax::reader::TransactionSet;
 use crate::syntax::segment::{Element, Segment};
 use crate::syntax::structure::Tree;
 use crate::syntax::types::DataType;
-use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
@@ -53,12 +52,12 @@ impl fmt::Display for MapError {
 }
 
 impl MapError {
-    fn new(message: impl Into<String>) -> MapError {
+    pub(super) fn new(message: impl Into<String>) -> MapError {
         MapError { field: String::new(), message: message.into(), source: None, rule: None }
     }
 
     /// Prefixes the canonical field (errors bubble up from the leaf).
-    fn within(mut self, part: &str) -> MapError {
+    pub(super) fn within(mut self, part: &str) -> MapError {
         self.field = if self.field.is_empty() {
             part.to_string()
         } else if self.field.starts_with('[') {
@@ -112,7 +111,7 @@ pub struct Trace {
 }
 
 /// Evaluation context of one set.
-pub struct Cx<'x> {
+pub(crate) struct Cx<'x> {
     set: &'x TransactionSet<'x>,
     tree: &'x Tree,
     trace: Option<RefCell<Trace>>,
@@ -126,21 +125,21 @@ pub struct Cx<'x> {
 type Found<'x> = (u32, Element<'x>, Position);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Scope {
+pub(crate) enum Scope {
     Inst(u32),
     Seg(u32),
 }
 
 /// A value ready for the document, with where it came from.
 #[derive(Debug)]
-struct Got<'x> {
-    leaf: Leaf<'x>,
+pub(crate) struct Got<'x> {
+    pub(super) leaf: Leaf<'x>,
     hit: Option<(u32, Position)>,
     rule: &'x ValueRule,
 }
 
 #[derive(Debug)]
-enum Leaf<'x> {
+pub(super) enum Leaf<'x> {
     Text(Cow<'x, str>),
     /// A value edigate wrote (a date, a time, a number with its decimals placed).
     Small(Small),
@@ -149,10 +148,10 @@ enum Leaf<'x> {
 }
 
 #[derive(Debug)]
-struct DateTimeLeaf<'x> {
-    date: Small,
-    time: Option<Small>,
-    zone: Option<Cow<'x, str>>,
+pub(super) struct DateTimeLeaf<'x> {
+    pub(super) date: Small,
+    pub(super) time: Option<Small>,
+    pub(super) zone: Option<Cow<'x, str>>,
 }
 
 impl<'x> Leaf<'x> {
@@ -179,7 +178,7 @@ impl<'x> Leaf<'x> {
 
 /// Short ASCII text written by edigate, kept inline (no allocation): ISO dates and times, decimals.
 #[derive(Clone, Copy)]
-struct Small {
+pub(super) struct Small {
     buf: [u8; 30],
     len: u8,
 }
@@ -199,7 +198,7 @@ impl Small {
         Ok(())
     }
 
-    fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         // Only ASCII is ever pushed.
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
@@ -249,13 +248,14 @@ impl<'x> Cx<'x> {
     }
 
     fn document(&self, map: &'x Inbound, provenance: &'x Provenance) -> Result<Document, MapError> {
+        use super::build::document as doc;
         use super::DocKind::*;
-        let de = ObjDe { cx: self, obj: &map.root, scope: Scope::Inst(0), provenance: Some(provenance) };
+        let (root, p) = (&map.root, provenance);
         Ok(match map.kind {
-            PurchaseOrder => Document::PurchaseOrder(Deserialize::deserialize(de)?),
-            OrderConfirmation => Document::OrderConfirmation(Deserialize::deserialize(de)?),
-            ShipNotice => Document::ShipNotice(Deserialize::deserialize(de)?),
-            Invoice => Document::Invoice(Deserialize::deserialize(de)?),
+            PurchaseOrder => Document::PurchaseOrder(doc(self, root, p, |d: &mut model::PurchaseOrder, p| d.provenance = p)?),
+            OrderConfirmation => Document::OrderConfirmation(doc(self, root, p, |d: &mut model::OrderConfirmation, p| d.provenance = p)?),
+            ShipNotice => Document::ShipNotice(doc(self, root, p, |d: &mut model::ShipNotice, p| d.provenance = p)?),
+            Invoice => Document::Invoice(doc(self, root, p, |d: &mut model::Invoice, p| d.provenance = p)?),
         })
     }
 
@@ -266,7 +266,7 @@ impl<'x> Cx<'x> {
 
     /// Starts evaluating a scope root: fills its plan's slots in one pass over the scope's segments.
     /// False when nothing was entered (tracing, or a segment scope), and then every path is walked.
-    fn enter(&self, plan: &Plan, scope: Scope) -> bool {
+    pub(super) fn enter(&self, plan: &Plan, scope: Scope) -> bool {
         let Scope::Inst(i) = scope else { return false };
         if self.trace.is_some() {
             return false;
@@ -312,7 +312,7 @@ impl<'x> Cx<'x> {
         }
     }
 
-    fn leave(&self) {
+    pub(super) fn leave(&self) {
         if let Some((_, base)) = self.frames.borrow_mut().pop() {
             self.slots.borrow_mut().truncate(base as usize);
         }
@@ -494,7 +494,7 @@ impl<'x> Cx<'x> {
         (w.any.is_empty() || w.any.iter().any(|p| self.exists(p, scope))) && !w.none.iter().any(|p| self.exists(p, scope))
     }
 
-    fn value(&self, rule: &'x ValueRule, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
+    pub(super) fn value(&self, rule: &'x ValueRule, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
         if !self.holds(&rule.when, scope) {
             return Ok(None);
         }
@@ -702,7 +702,7 @@ impl<'x> Cx<'x> {
     }
 
     /// Whether an object would have any field at all in `scope` (empty optional objects are left out).
-    fn produces(&self, obj: &'x Obj, scope: Scope) -> bool {
+    pub(super) fn produces(&self, obj: &'x Obj, scope: Scope) -> bool {
         if !self.holds(&obj.when, scope) {
             return false;
         }
@@ -744,7 +744,7 @@ impl<'x> Cx<'x> {
         }
     }
 
-    fn record(&self, got: &Got<'x>) {
+    pub(super) fn record(&self, got: &Got<'x>) {
         let Some(t) = &self.trace else { return };
         let mut t = t.borrow_mut();
         let field = t.stack.join(".").replace(".[", "[");
@@ -766,13 +766,19 @@ impl<'x> Cx<'x> {
         t.lines.push(TraceLine { field, value, source, rule, origin: got.rule.origin.to_string() });
     }
 
-    fn push(&self, part: String) {
+    /// Whether a mapping trace is being recorded.
+    #[inline]
+    pub(super) fn tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    pub(super) fn push(&self, part: String) {
         if let Some(t) = &self.trace {
             t.borrow_mut().stack.push(part);
         }
     }
 
-    fn pop(&self) {
+    pub(super) fn pop(&self) {
         if let Some(t) = &self.trace {
             t.borrow_mut().stack.pop();
         }
@@ -920,7 +926,7 @@ fn time(t: &str) -> Result<Small, String> {
     Ok(out)
 }
 
-// ---- serde: the mapping as a Deserializer ----
+// ---- serde: values the builder does not convert itself ----
 
 /// A value that is there: an `Option` gets `Some`, everything else goes to `deserialize_any`.
 macro_rules! present_value {
@@ -937,153 +943,12 @@ macro_rules! present_value {
     };
 }
 
-struct ObjDe<'c, 'x> {
-    cx: &'c Cx<'x>,
-    obj: &'x Obj,
-    scope: Scope,
-    /// The document's provenance, given to the root object.
-    provenance: Option<&'x Provenance>,
-}
-
-impl<'c, 'x> ObjDe<'c, 'x> {
-    fn read<'de, V: Visitor<'de>>(self, keys: Option<&'x [u32]>, visitor: V) -> Result<V::Value, MapError> {
-        let obj = self.obj;
-        let entered = obj.plan.as_deref().is_some_and(|p| self.cx.enter(p, self.scope));
-        let out = visitor.visit_map(ObjAccess { cx: self.cx, obj, scope: self.scope, next: 0, pending: None, provenance: self.provenance, keys });
-        if entered {
-            self.cx.leave();
-        }
-        // Say which rule should have filled a missing field.
-        out.map_err(|e| match obj.fields.iter().find(|f| e.field == f.name && e.message.contains("is missing")) {
-            Some(f) if e.rule.is_none() => {
-                let what = match &f.rule {
-                    Rule::Value(v) => v.sources.iter().filter_map(|s| if let Src::Path(p) = s { Some(p.text.clone()) } else { None }).collect::<Vec<_>>().join(" or "),
-                    _ => "its rules".to_string(),
-                };
-                MapError { message: format!("required, but {what} found nothing"), rule: Some(f.origin.clone()), ..e }
-            }
-            _ if e.message.contains("is missing") && e.rule.is_none() && !e.field.contains('.') && !e.field.contains('[') => {
-                MapError { message: format!("required, but the mapping has no rule for it (add `{} = ...`)", e.field), ..e }
-            }
-            _ => e,
-        })
-    }
-}
-
-impl<'de, 'c, 'x> de::Deserializer<'de> for ObjDe<'c, 'x> {
-    type Error = MapError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
-        self.read(None, visitor)
-    }
-
-    /// A derived struct: its field list turns the mapping's field names into indexes once, and keys
-    /// go to the derived visitor as numbers (serde_derive numbers fields as they stand in `fields`:
-    /// true for the model, which has no `alias`; the golden tests would show it otherwise).
-    fn deserialize_struct<V: Visitor<'de>>(self, _name: &'static str, fields: &'static [&'static str], visitor: V) -> Result<V::Value, MapError> {
-        let keys = self.obj.keys.get_or_init(|| {
-            let at = |name: &str| fields.iter().position(|f| *f == name).map_or(u32::MAX, |i| i as u32);
-            self.obj.fields.iter().map(|f| at(&f.name)).chain([at("provenance")]).collect()
-        });
-        self.read(Some(keys), visitor)
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
-        visitor.visit_some(self)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple
-        tuple_struct map enum identifier ignored_any
-    }
-}
-
-enum Pending<'x> {
-    Leaf(Got<'x>),
-    Obj(&'x Obj),
-    Array(&'x [Entry]),
-    Provenance(&'x Provenance),
-}
-
-struct ObjAccess<'c, 'x> {
-    cx: &'c Cx<'x>,
-    obj: &'x Obj,
-    scope: Scope,
-    next: usize,
-    pending: Option<(&'x str, Pending<'x>)>,
-    provenance: Option<&'x Provenance>,
-    /// The fields' indexes in the target struct, when it gave its field list.
-    keys: Option<&'x [u32]>,
-}
-
-impl<'c, 'x> ObjAccess<'c, 'x> {
-    /// The key of field `i`: its index in the target struct when known, else its name.
-    fn key<'de, K: DeserializeSeed<'de>>(&self, seed: K, i: usize, name: &str) -> Result<K::Value, MapError> {
-        match self.keys.and_then(|k| k.get(i)).filter(|&&k| k != u32::MAX) {
-            Some(&k) => seed.deserialize(de::value::U64Deserializer::<MapError>::new(u64::from(k))),
-            None => seed.deserialize(name.into_deserializer()),
-        }
-    }
-}
-
-impl<'de, 'c, 'x> MapAccess<'de> for ObjAccess<'c, 'x> {
-    type Error = MapError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, MapError> {
-        if let Some(p) = self.provenance.take() {
-            self.pending = Some(("provenance", Pending::Provenance(p)));
-            return self.key(seed, self.obj.fields.len(), "provenance").map(Some);
-        }
-        while let Some(f) = self.obj.fields.get(self.next) {
-            self.next += 1;
-            let pending = match &f.rule {
-                Rule::Value(v) => match self.cx.value(v, self.scope).map_err(|e| e.within(&f.name))? {
-                    Some(g) => Pending::Leaf(g),
-                    None => continue,
-                },
-                Rule::Object(o) => {
-                    if !self.cx.produces(o, self.scope) {
-                        continue;
-                    }
-                    Pending::Obj(o)
-                }
-                Rule::Array(entries) => Pending::Array(entries),
-            };
-            self.pending = Some((f.name.as_str(), pending));
-            return self.key(seed, self.next - 1, &f.name).map(Some);
-        }
-        Ok(None)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, MapError> {
-        let (name, pending) = self.pending.take().ok_or_else(|| MapError::new("value without key"))?;
-        if self.cx.trace.is_some() {
-            self.cx.push(name.to_string());
-        }
-        let out = match pending {
-            Pending::Leaf(g) => {
-                self.cx.record(&g);
-                seed.deserialize(LeafDe { got: g, cx: self.cx })
-            }
-            Pending::Obj(o) => seed.deserialize(ObjDe { cx: self.cx, obj: o, scope: self.scope, provenance: None }),
-            Pending::Array(entries) => {
-                let items = collect(self.cx, entries, self.scope).map_err(|e| e.within(name))?;
-                seed.deserialize(SeqDe { cx: self.cx, items: items.into_iter(), index: 0 })
-            }
-            Pending::Provenance(p) => seed.deserialize(ProvenanceDe(p)),
-        };
-        self.cx.pop();
-        out.map_err(|e| e.within(name))
-    }
-}
-
-enum Item<'x> {
+pub(super) enum Member<'x> {
     Obj(&'x Obj, Scope),
     Leaf(Got<'x>),
 }
 
-fn collect<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope) -> Result<Vec<Item<'x>>, MapError> {
+pub(super) fn collect<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope) -> Result<Vec<Member<'x>>, MapError> {
     let mut items = Vec::new();
     for e in entries {
         let scopes = match &e.each {
@@ -1097,60 +962,18 @@ fn collect<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope) -> Result<Vec<It
             match &e.body {
                 Body::Object(o) => {
                     if e.each.is_some() || cx.produces(o, s) {
-                        items.push(Item::Obj(o, s));
+                        items.push(Member::Obj(o, s));
                     }
                 }
                 Body::Value(v) => {
                     let mut got = Vec::new();
                     cx.values(v, s, &mut got)?;
-                    items.extend(got.into_iter().map(Item::Leaf));
+                    items.extend(got.into_iter().map(Member::Leaf));
                 }
             }
         }
     }
     Ok(items)
-}
-
-struct SeqDe<'c, 'x> {
-    cx: &'c Cx<'x>,
-    items: std::vec::IntoIter<Item<'x>>,
-    index: usize,
-}
-
-impl<'de, 'c, 'x> de::Deserializer<'de> for SeqDe<'c, 'x> {
-    type Error = MapError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
-        visitor.visit_seq(self)
-    }
-
-    present_value!();
-}
-
-impl<'de, 'c, 'x> SeqAccess<'de> for SeqDe<'c, 'x> {
-    type Error = MapError;
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.items.len())
-    }
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, MapError> {
-        let Some(item) = self.items.next() else { return Ok(None) };
-        let i = self.index;
-        self.index += 1;
-        if self.cx.trace.is_some() {
-            self.cx.push(format!("[{i}]"));
-        }
-        let out = match item {
-            Item::Obj(o, s) => seed.deserialize(ObjDe { cx: self.cx, obj: o, scope: s, provenance: None }),
-            Item::Leaf(g) => {
-                self.cx.record(&g);
-                seed.deserialize(LeafDe { got: g, cx: self.cx })
-            }
-        };
-        self.cx.pop();
-        out.map(Some).map_err(|e| e.within(&format!("[{i}]")))
-    }
 }
 
 /// Whole numbers arrive as text: each integer type parses it.
@@ -1162,12 +985,16 @@ macro_rules! integers {
     };
 }
 
-struct LeafDe<'c, 'x> {
+pub(super) struct LeafDe<'c, 'x> {
     got: Got<'x>,
     cx: &'c Cx<'x>,
 }
 
 impl<'c, 'x> LeafDe<'c, 'x> {
+    pub(super) fn new(got: Got<'x>, cx: &'c Cx<'x>) -> Self {
+        LeafDe { got, cx }
+    }
+
     /// Puts the source and rule on an error a visitor raised about this value.
     fn locate(&self, e: MapError) -> MapError {
         if e.source.is_some() || e.rule.is_some() {
@@ -1289,38 +1116,6 @@ impl<'de, 'a> de::Deserializer<'de> for TextDe<'a> {
     }
 
     present_value!();
-}
-
-struct ProvenanceDe<'x>(&'x Provenance);
-
-impl<'de, 'x> de::Deserializer<'de> for ProvenanceDe<'x> {
-    type Error = MapError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, MapError> {
-        let p = self.0;
-        let mut fields = Pairs::default();
-        if let Some(x) = &p.partner {
-            fields.push("partner", x);
-        }
-        fields.push("standard", &p.standard);
-        fields.push("version", &p.version);
-        fields.push("document_type", &p.document_type);
-        fields.push("interchange_control_number", &p.interchange_control_number);
-        if let Some(x) = &p.group_control_number {
-            fields.push("group_control_number", x);
-        }
-        fields.push("set_control_number", &p.set_control_number);
-        if let Some(x) = &p.raw_id {
-            fields.push("raw_id", x);
-        }
-        visitor.visit_map(fields)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple option
-        tuple_struct map struct enum identifier ignored_any
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! compiled form is then evaluated per set without re-reading anything: see [`eval`] (inbound) and
 //! [`render`] (outbound). The file format is described in `mappings/README.md`.
 
+pub(crate) mod build;
 pub mod eval;
 pub mod path;
 pub(crate) mod plan;
@@ -509,9 +510,8 @@ pub(crate) struct Obj {
     /// For a scope root (the document, an object per `each` match): what one pass over the scope
     /// reads for it and the objects nested in its scope ([`plan`]).
     pub plan: Option<Box<plan::Plan>>,
-    /// Each field's position in the target struct's field list (`u32::MAX`: not there), and last
-    /// the position of `provenance`: keys are then handed to serde as indexes, not names. Filled the
-    /// first time the object is read.
+    /// Each field's position in the canonical struct's field list (`u32::MAX`: not there), worked
+    /// out the first time the object is built ([`build`]).
     pub keys: std::sync::OnceLock<Box<[u32]>>,
 }
 

@@ -1,0 +1,389 @@
+//! The typed canonical documents, built straight from a compiled mapping's rules.
+//!
+//! Each canonical struct names its fields once below ([`build!`]); the compiler checks that the list
+//! is complete (every field of the struct literal must be given). A compiled object's fields are
+//! matched to the struct's by name once per object (`Obj::keys`), then every rule is evaluated into
+//! its field's slot. A field no rule filled is an empty list, `None`, the type's default where the
+//! model says `#[serde(default)]`, or an error naming the rule that found nothing.
+//!
+//! Leaves that edigate wrote itself (text, ISO dates and times, decimals) are converted directly;
+//! anything else, and every value that does not convert, goes through the value's serde
+//! `Deserializer` ([`LeafDe`]), so the messages stay the model's own.
+
+use super::eval::{collect, Cx, Got, Leaf, LeafDe, MapError, Member, Scope};
+use super::{Field, Obj, Rule, Src};
+use crate::model::*;
+use chrono::{NaiveDate, NaiveTime};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use smol_str::SmolStr;
+use std::str::FromStr;
+
+/// Errors inside the builder are boxed: results then fit in a register, and every value is written
+/// in place instead of being moved up through layers of `Result<Option<T>, MapError>`.
+type Fail = Box<MapError>;
+
+/// A type a mapping rule can fill: a leaf from a value, a struct from an object, and lists and
+/// options of those. Each method writes the value into `out` (left as it is when there is none).
+pub(crate) trait Slot: Sized {
+    /// From a value rule's value.
+    fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail>;
+
+    /// From an object rule, in `scope`.
+    fn put_obj<'x>(_cx: &Cx<'x>, _obj: &'x Obj, _scope: Scope, _out: &mut Option<Self>) -> Result<(), Fail> {
+        Err(Box::new(MapError::new("is an object in the mapping, but a single value in the canonical document")))
+    }
+
+    /// The value of a field that no rule filled; `None` when the field is required.
+    fn absent() -> Option<Self> {
+        None
+    }
+
+    /// The field's value from its rule in `scope`, when the rule yields one there.
+    #[inline]
+    fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
+        match rule {
+            Rule::Value(v) => match cx.value(v, scope) {
+                Ok(Some(g)) => {
+                    cx.record(&g);
+                    Self::put(cx, g, out)
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(Box::new(e)),
+            },
+            Rule::Object(o) if cx.produces(o, scope) => Self::put_obj(cx, o, scope, out),
+            Rule::Object(_) => Ok(()),
+            Rule::Array(_) => Err(Box::new(MapError::new("is a list in the mapping, but not in the canonical document"))),
+        }
+    }
+}
+
+/// A value turned into `T` by serde, through the value's own `Deserializer`.
+#[cold]
+fn via_serde<'x, T: DeserializeOwned>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<T>) -> Result<(), Fail> {
+    *out = Some(T::deserialize(LeafDe::new(got, cx))?);
+    Ok(())
+}
+
+impl<T: Slot> Slot for Option<T> {
+    fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
+        T::put(cx, got, out.insert(None))
+    }
+
+    fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
+        T::put_obj(cx, obj, scope, out.insert(None))
+    }
+
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+
+    #[inline]
+    fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
+        // `Some(None)` when the rule yields nothing: the same as no value for an optional field.
+        T::fill(cx, rule, scope, out.insert(None))
+    }
+}
+
+impl<T: Slot> Slot for Vec<T> {
+    fn put<'x>(_cx: &Cx<'x>, _got: Got<'x>, _out: &mut Option<Self>) -> Result<(), Fail> {
+        Err(Box::new(MapError::new("is a single value in the mapping, but a list in the canonical document")))
+    }
+
+    fn absent() -> Option<Self> {
+        Some(Vec::new())
+    }
+
+    fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
+        let Rule::Array(entries) = rule else {
+            return Err(Box::new(MapError::new("is not a list in the mapping, but a list in the canonical document")));
+        };
+        let items = collect(cx, entries, scope)?;
+        let list = out.insert(Vec::with_capacity(items.len()));
+        for (i, item) in items.into_iter().enumerate() {
+            let traced = cx.tracing();
+            if traced {
+                cx.push(format!("[{i}]"));
+            }
+            let mut one = None;
+            let done = match item {
+                Member::Obj(o, s) => T::put_obj(cx, o, s, &mut one),
+                Member::Leaf(g) => {
+                    cx.record(&g);
+                    T::put(cx, g, &mut one)
+                }
+            };
+            if traced {
+                cx.pop();
+            }
+            done.map_err(|e| Box::new(e.within(&format!("[{i}]"))))?;
+            list.extend(one);
+        }
+        Ok(())
+    }
+}
+
+/// The text of a value edigate can take as is (not a date-time made of parts).
+#[inline]
+fn plain<'a>(got: &'a Got<'_>) -> Option<&'a str> {
+    match &got.leaf {
+        Leaf::Text(t) => Some(t),
+        Leaf::Small(s) => Some(s.as_str()),
+        Leaf::DateTime(_) => None,
+    }
+}
+
+impl Slot for SmolStr {
+    #[inline]
+    fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
+        match plain(&got) {
+            Some(t) => {
+                *out = Some(SmolStr::new(t));
+                Ok(())
+            }
+            None => via_serde(cx, got, out),
+        }
+    }
+}
+
+impl Slot for Decimal {
+    fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
+        match plain(&got).map(Decimal::from_str) {
+            Some(Ok(d)) => {
+                *out = Some(d);
+                Ok(())
+            }
+            _ => via_serde(cx, got, out),
+        }
+    }
+}
+
+/// `CCYY-MM-DD`, as the evaluator writes dates.
+fn iso_date(t: &str) -> Option<NaiveDate> {
+    let b = t.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..])?)
+}
+
+/// `HH:MM:SS`, as the evaluator writes times.
+fn iso_time(t: &str) -> Option<NaiveTime> {
+    let b = t.as_bytes();
+    if b.len() != 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    NaiveTime::from_hms_opt(digits(&b[..2])?, digits(&b[3..5])?, digits(&b[6..])?)
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+}
+
+impl Slot for NaiveDate {
+    fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
+        match plain(&got).and_then(iso_date) {
+            Some(d) => {
+                *out = Some(d);
+                Ok(())
+            }
+            None => via_serde(cx, got, out),
+        }
+    }
+}
+
+impl Slot for NaiveTime {
+    fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
+        match plain(&got).and_then(iso_time) {
+            Some(t) => {
+                *out = Some(t);
+                Ok(())
+            }
+            None => via_serde(cx, got, out),
+        }
+    }
+}
+
+/// Leaves that are rare enough to go through serde every time.
+macro_rules! serde_leaves {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Slot for $ty {
+            fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
+                via_serde(cx, got, out)
+            }
+        }
+    )*};
+}
+
+serde_leaves!(String, u32, bool, Purpose, PartyRole, IdScheme, ConfirmationStatus, LineStatus, InvoiceKind);
+
+/// The document's provenance is set by the evaluator, never by a rule.
+impl Slot for Provenance {
+    fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
+        via_serde(cx, got, out)
+    }
+
+    fn absent() -> Option<Self> {
+        Some(Provenance::default())
+    }
+}
+
+/// Each field of `obj` as an index into `fields` (`u32::MAX`: the struct has no such field), worked
+/// out the first time the object is built.
+fn keys<'x>(obj: &'x Obj, fields: &[&str]) -> &'x [u32] {
+    obj.keys.get_or_init(|| obj.fields.iter().map(|f| fields.iter().position(|n| *n == f.name).map_or(u32::MAX, |i| i as u32)).collect())
+}
+
+/// Evaluates every field of `obj` in `scope` with `each`, with the object's plan entered.
+#[inline]
+fn object<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, mut each: impl FnMut(usize, &'x Field) -> Result<(), Fail>) -> Result<(), Fail> {
+    let entered = obj.plan.as_deref().is_some_and(|p| cx.enter(p, scope));
+    let out = obj.fields.iter().enumerate().try_for_each(|(i, f)| each(i, f));
+    if entered {
+        cx.leave();
+    }
+    out
+}
+
+/// One field's value from its rule, with the field named in errors and in the trace.
+#[inline]
+fn field<'x, T: Slot>(cx: &Cx<'x>, f: &'x Field, scope: Scope, out: &mut Option<T>) -> Result<(), Fail> {
+    if !cx.tracing() {
+        return T::fill(cx, &f.rule, scope, out).map_err(|e| Box::new(e.within(&f.name)));
+    }
+    cx.push(f.name.clone());
+    let done = T::fill(cx, &f.rule, scope, out).map_err(|e| Box::new(e.within(&f.name)));
+    cx.pop();
+    done
+}
+
+/// A field's final value: what its rule gave, else what the type has when nothing is there.
+#[inline]
+fn finish<T: Slot>(got: Option<T>, obj: &Obj, name: &str) -> Result<T, Fail> {
+    match got.or_else(T::absent) {
+        Some(v) => Ok(v),
+        None => Err(missing(obj, name)),
+    }
+}
+
+/// A required field without a value: which rule should have filled it, or that none is written.
+#[cold]
+fn missing(obj: &Obj, name: &str) -> Fail {
+    Box::new(match obj.fields.iter().find(|f| f.name == name) {
+        Some(f) => {
+            let what = match &f.rule {
+                Rule::Value(v) => v.sources.iter().filter_map(|s| if let Src::Path(p) = s { Some(p.text.as_str()) } else { None }).collect::<Vec<_>>().join(" or "),
+                _ => "its rules".to_string(),
+            };
+            MapError { field: name.to_string(), message: format!("required, but {what} found nothing"), source: None, rule: Some(f.origin.clone()) }
+        }
+        None => MapError { field: name.to_string(), message: format!("required, but the mapping has no rule for it (add `{name} = ...`)"), source: None, rule: None },
+    })
+}
+
+#[cold]
+fn unknown(f: &Field) -> Fail {
+    Box::new(MapError::new("the canonical document has no such field").within(&f.name))
+}
+
+/// A struct built from an object rule: each field named once, in any order.
+macro_rules! build {
+    ($($ty:ident { $($f:ident),* $(,)? })*) => {$(
+        impl Slot for $ty {
+            fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
+                via_serde(cx, got, out)
+            }
+
+            fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
+                let keys = keys(obj, &[$(stringify!($f)),*]);
+                $(let mut $f = None;)*
+                object(cx, obj, scope, |i, f| {
+                    let k = keys[i];
+                    let mut n = 0u32;
+                    $(
+                        if k == n {
+                            return field(cx, f, scope, &mut $f);
+                        }
+                        n += 1;
+                    )*
+                    let _ = n;
+                    Err(unknown(f))
+                })?;
+                *out = Some($ty { $($f: finish($f, obj, stringify!($f))?,)* });
+                Ok(())
+            }
+
+            build!(@absent $ty);
+        }
+    )*};
+    (@absent Item) => {
+        fn absent() -> Option<Self> {
+            Some(Item::default())
+        }
+    };
+    (@absent $ty:ident) => {};
+}
+
+build! {
+    PurchaseOrder { provenance, order_number, purpose, order_type, issue_date, currency, parties, references, requested_delivery, payment_terms, allowances_charges, notes, lines }
+    OrderLine { line_number, item, quantity, unit_price, requested_delivery, ship_to, notes }
+    OrderConfirmation { provenance, order_number, confirmation_number, status, issue_date, currency, parties, references, notes, lines }
+    ConfirmedLine { line_number, item, status, status_code, ordered_quantity, confirmed_quantity, confirmed_price, confirmed_delivery, notes }
+    Carrier { code, name, mode }
+    ShipNotice { provenance, shipment_number, purpose, issue_date, shipped, expected_delivery, carrier, bill_of_lading, tracking_numbers, gross_weight, parties, references, orders }
+    ShippedOrder { order_number, packs, items }
+    Pack { sscc, package_type, packs, items }
+    ShippedItem { order_line, item, quantity, lots, serials }
+    Invoice { provenance, kind, invoice_number, issue_date, order_numbers, currency, parties, references, payment_terms, lines, allowances_charges, taxes, totals, notes }
+    InvoiceLine { line_number, item, quantity, unit_price, line_amount, allowances_charges, taxes, order_line }
+    InvoiceTotals { line_total, allowance_total, charge_total, tax_total, payable }
+    PartyId { scheme, value, qualifier }
+    Address { lines, city, region, postal_code, country }
+    Contact { name, phone, email }
+    Party { role, role_code, name, ids, address, contacts }
+    Item { buyer_part, vendor_part, gtin, upc, description }
+    Quantity { value, unit, source_unit }
+    Amount { value, currency }
+    Price { amount, per }
+    Reference { qualifier, value, date }
+    PaymentTerms { net_days, discount_percent, discount_days, due_date, description }
+    AllowanceCharge { charge, reason_code, description, amount, percent }
+    Tax { tax_type, category, percent, taxable_amount, amount }
+}
+
+/// A date-time: from an object rule of its parts, or from one value (`as = "datetime"`).
+impl Slot for DateTime {
+    fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
+        if let Leaf::DateTime(dt) = &got.leaf {
+            let date = iso_date(dt.date.as_str());
+            let time = dt.time.as_ref().map(|t| iso_time(t.as_str()));
+            if let (Some(date), None | Some(Some(_))) = (date, time) {
+                *out = Some(DateTime { date, time: time.flatten(), zone: dt.zone.as_deref().map(SmolStr::new) });
+                return Ok(());
+            }
+        }
+        via_serde(cx, got, out)
+    }
+
+    fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
+        let keys = keys(obj, &["date", "time", "zone"]);
+        let (mut date, mut time, mut zone) = (None, None, None);
+        object(cx, obj, scope, |i, f| match keys[i] {
+            0 => field(cx, f, scope, &mut date),
+            1 => field(cx, f, scope, &mut time),
+            2 => field(cx, f, scope, &mut zone),
+            _ => Err(unknown(f)),
+        })?;
+        *out = Some(DateTime { date: finish(date, obj, "date")?, time: finish(time, obj, "time")?, zone: finish(zone, obj, "zone")? });
+        Ok(())
+    }
+}
+
+/// The canonical document of `obj`, the mapping's root, with its provenance.
+pub(crate) fn document<'x, T: Slot>(cx: &Cx<'x>, obj: &'x Obj, provenance: &Provenance, set: impl FnOnce(&mut T, Provenance)) -> Result<T, MapError> {
+    let mut doc = None;
+    T::put_obj(cx, obj, Scope::Inst(0), &mut doc).map_err(|e| *e)?;
+    let mut doc = doc.ok_or_else(|| MapError::new("no document"))?;
+    set(&mut doc, provenance.clone());
+    Ok(doc)
+}

@@ -8,9 +8,10 @@
 //!
 //! Leaves that edigate wrote itself (text, ISO dates and times, decimals) are converted directly;
 //! anything else, and every value that does not convert, goes through the value's serde
-//! `Deserializer` ([`LeafDe`]), so the messages stay the model's own.
+//! `Deserializer` ([`LeafDe`]), so the messages stay the model's own. Each value is written in place
+//! (`out: &mut Option<T>`) rather than returned up through layers of results.
 
-use super::eval::{collect, Cx, Got, Leaf, LeafDe, MapError, Member, Scope};
+use super::eval::{collect, Cx, Fail, Got, Leaf, LeafDe, MapError, Member, Scope};
 use super::{Field, Obj, Rule, Src};
 use crate::model::*;
 use chrono::{NaiveDate, NaiveTime};
@@ -18,10 +19,6 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use smol_str::SmolStr;
 use std::str::FromStr;
-
-/// Errors inside the builder are boxed: results then fit in a register, and every value is written
-/// in place instead of being moved up through layers of `Result<Option<T>, MapError>`.
-type Fail = Box<MapError>;
 
 /// A type a mapping rule can fill: a leaf from a value, a struct from an object, and lists and
 /// options of those. Each method writes the value into `out` (left as it is when there is none).
@@ -43,13 +40,12 @@ pub(crate) trait Slot: Sized {
     #[inline]
     fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
         match rule {
-            Rule::Value(v) => match cx.value(v, scope) {
-                Ok(Some(g)) => {
+            Rule::Value(v) => match cx.value(v, scope)? {
+                Some(g) => {
                     cx.record(&g);
                     Self::put(cx, g, out)
                 }
-                Ok(None) => Ok(()),
-                Err(e) => Err(Box::new(e)),
+                None => Ok(()),
             },
             Rule::Object(o) if cx.produces(o, scope) => Self::put_obj(cx, o, scope, out),
             Rule::Object(_) => Ok(()),

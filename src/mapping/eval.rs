@@ -34,6 +34,9 @@ pub struct MapError {
 
 impl std::error::Error for MapError {}
 
+/// Errors inside the evaluator are boxed: results then stay small on the hot path.
+pub(super) type Fail = Box<MapError>;
+
 impl fmt::Display for MapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.field.is_empty() {
@@ -494,7 +497,7 @@ impl<'x> Cx<'x> {
         (w.any.is_empty() || w.any.iter().any(|p| self.exists(p, scope))) && !w.none.iter().any(|p| self.exists(p, scope))
     }
 
-    pub(super) fn value(&self, rule: &'x ValueRule, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
+    pub(super) fn value(&self, rule: &'x ValueRule, scope: Scope) -> Result<Option<Got<'x>>, Fail> {
         if !self.holds(&rule.when, scope) {
             return Ok(None);
         }
@@ -533,7 +536,7 @@ impl<'x> Cx<'x> {
     }
 
     /// Every value a rule's first path matches (arrays of scalars).
-    fn values(&self, rule: &'x ValueRule, scope: Scope, out: &mut Vec<Got<'x>>) -> Result<(), MapError> {
+    fn values(&self, rule: &'x ValueRule, scope: Scope, out: &mut Vec<Got<'x>>) -> Result<(), Fail> {
         if !self.holds(&rule.when, scope) {
             return Ok(());
         }
@@ -588,86 +591,94 @@ impl<'x> Cx<'x> {
         Ok(())
     }
 
-    fn read_value(&self, rule: &'x ValueRule, p: &RPath, seg: u32, el: Element<'x>, at: Position, scope: Scope) -> Result<Option<Got<'x>>, MapError> {
+    fn read_value(&self, rule: &'x ValueRule, p: &RPath, seg: u32, el: Element<'x>, at: Position, scope: Scope) -> Result<Option<Got<'x>>, Fail> {
         // Most values are plain ASCII without release characters: trim the bytes and borrow them.
         let trimmed = trim_bytes(el.as_bytes());
-        let mut text = match std::str::from_utf8(trimmed) {
+        let mut sent = match std::str::from_utf8(trimmed) {
             Ok(t) if !el.is_escaped() && trimmed.is_ascii() => Cow::Borrowed(t),
             _ => trim_cow(el.text()),
         };
-        if let Some(pre) = &rule.prefix {
-            if text.starts_with(pre.as_str()) {
-                text = match text {
-                    Cow::Borrowed(t) => Cow::Borrowed(&t[pre.len()..]),
-                    Cow::Owned(t) => Cow::Owned(t[pre.len()..].to_string()),
-                };
-            }
+        if let Some(pre) = rule.prefix.as_deref().filter(|pre| sent.starts_with(pre)) {
+            sent = match sent {
+                Cow::Borrowed(t) => Cow::Borrowed(&t[pre.len()..]),
+                Cow::Owned(t) => Cow::Owned(t[pre.len()..].to_string()),
+            };
         }
-        let hit = Some((seg, at));
-        let fail = |m: String| Err(self.error_at(rule, seg, at, &text, m));
-        let ty = match &p.read {
-            RRead::Element { ty, .. } => Some(*ty),
-            _ => None,
-        };
-        // Codes and cross-references first: they work on the value as sent (kept for messages).
-        let mut text = text.clone();
+        // Codes and cross-references first; the value as sent is kept for messages.
+        let mut mapped: Option<&'x str> = None;
         for table in [&rule.codes, &rule.xref].into_iter().flatten() {
-            match table.entries.get(text.as_ref()) {
-                Some(v) => text = Cow::Borrowed(v.as_str()),
+            let key = mapped.unwrap_or(&sent);
+            match table.entries.get(key) {
+                Some(v) => mapped = Some(v.as_str()),
                 None => match rule.unmatched {
                     _ if table.entries.is_empty() => {}
-                    Unmatched::Error if rule.default.is_some() => text = Cow::Borrowed(rule.default.as_deref().unwrap_or_default()),
+                    Unmatched::Error if rule.default.is_some() => mapped = rule.default.as_deref(),
                     Unmatched::Keep => {}
                     Unmatched::Drop => return Ok(None),
-                    Unmatched::Error => {
-                        let mut known: Vec<&String> = table.entries.keys().collect();
-                        known.sort();
-                        let shown = if known.len() > 20 { format!("{} entries", known.len()) } else { known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") };
-                        return fail(format!("{:?} is not in {} {:?} (defined at {}; it has {shown})", text, if std::ptr::eq(table, rule.codes.as_ref().unwrap_or(table)) { "code list" } else { "cross-reference" }, table.name, table.origin));
-                    }
+                    Unmatched::Error => return Err(self.error_at(rule, seg, at, &sent, unmatched(rule, table, key))),
                 },
             }
         }
-        let dtm_format = match &p.read {
-            RRead::Element { dtm: true, .. } => {
-                self.element_at(seg, Position { element: 1, component: Some(3) }).map(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-            }
-            _ => None,
-        };
-        let format = rule.format.as_deref().or(dtm_format.as_deref());
+        let text = mapped.unwrap_or(&sent);
+        let fail = |m: String| Err(self.error_at(rule, seg, at, &sent, m));
         let leaf = match rule.as_ {
-            As::Text => Leaf::Text(text),
-            As::Decimal => match decimal(&text, ty, self.set_decimal_mark()) {
-                Ok(d) => d,
-                Err(m) => return fail(m),
-            },
-            As::Date => match date(&text, format) {
-                Ok((d, _)) => Leaf::Small(d),
-                Err(m) => return fail(m),
-            },
-            As::Time => match time(&text) {
-                Ok(t) => Leaf::Small(t),
-                Err(m) => return fail(m),
-            },
-            As::DateTime => {
-                let (d, mut t) = match date(&text, format) {
-                    Ok(x) => x,
-                    Err(m) => return fail(m),
+            As::Text => None,
+            As::Decimal => {
+                let ty = match &p.read {
+                    RRead::Element { ty, .. } => Some(*ty),
+                    _ => None,
                 };
-                if let Some(tp) = &rule.time {
-                    if let Some((ts, tel, tat)) = self.first(tp, scope) {
-                        let tt = trim_cow(tel.text());
-                        match time(&tt) {
-                            Ok(x) => t = Some(x),
-                            Err(m) => return Err(self.error_at(rule, ts, tat, &tt, m)),
+                match decimal(text, ty, self.set_decimal_mark()) {
+                    Ok(Num::AsIs) => None,
+                    Ok(Num::Placed(d)) => Some(Leaf::Small(d)),
+                    Ok(Num::Written(d)) => Some(Leaf::Text(Cow::Owned(d))),
+                    Err(m) => return fail(m),
+                }
+            }
+            As::Date | As::Time | As::DateTime => {
+                // EDIFACT DTM: the format is C507's third component when the rule names none.
+                let dtm_format = match &p.read {
+                    RRead::Element { dtm: true, .. } if rule.format.is_none() => {
+                        self.element_at(seg, Position { element: 1, component: Some(3) }).map(|e| std::str::from_utf8(e.as_bytes()).unwrap_or("\u{fffd}"))
+                    }
+                    _ => None,
+                };
+                let format = rule.format.as_deref().or(dtm_format);
+                match rule.as_ {
+                    As::Date => match date(text, format) {
+                        Ok((d, _)) => Some(Leaf::Small(d)),
+                        Err(m) => return fail(m),
+                    },
+                    As::Time => match time(text) {
+                        Ok(t) => Some(Leaf::Small(t)),
+                        Err(m) => return fail(m),
+                    },
+                    _ => {
+                        let (d, mut t) = match date(text, format) {
+                            Ok(x) => x,
+                            Err(m) => return fail(m),
+                        };
+                        if let Some(tp) = &rule.time {
+                            if let Some((ts, tel, tat)) = self.first(tp, scope) {
+                                let tt = trim_cow(tel.text());
+                                match time(&tt) {
+                                    Ok(x) => t = Some(x),
+                                    Err(m) => return Err(self.error_at(rule, ts, tat, &tt, m)),
+                                }
+                            }
                         }
+                        let zone = rule.zone.as_ref().and_then(|zp| self.first(zp, scope)).map(|(_, z, _)| trim_cow(z.text()));
+                        Some(Leaf::DateTime(Box::new(DateTimeLeaf { date: d, time: t, zone })))
                     }
                 }
-                let zone = rule.zone.as_ref().and_then(|zp| self.first(zp, scope)).map(|(_, z, _)| trim_cow(z.text()));
-                Leaf::DateTime(Box::new(DateTimeLeaf { date: d, time: t, zone }))
             }
         };
-        Ok(Some(Got { leaf, hit, rule }))
+        // The text itself: a translation from a table, or the value as sent.
+        let leaf = leaf.unwrap_or_else(|| Leaf::Text(match mapped {
+            Some(m) => Cow::Borrowed(m),
+            None => sent,
+        }));
+        Ok(Some(Got { leaf, hit: Some((seg, at)), rule }))
     }
 
     fn set_decimal_mark(&self) -> u8 {
@@ -675,7 +686,7 @@ impl<'x> Cx<'x> {
     }
 
     /// A constant or default, transformed like a read value (so `const = "20240101"` with `as = "date"` works).
-    fn finish(&self, rule: &'x ValueRule, text: Cow<'x, str>, _hit: Option<(u32, Position)>, _scope: Scope) -> Result<Got<'x>, MapError> {
+    fn finish(&self, rule: &'x ValueRule, text: Cow<'x, str>, _hit: Option<(u32, Position)>, _scope: Scope) -> Result<Got<'x>, Fail> {
         let leaf = match rule.as_ {
             As::Date => Leaf::Small(date(&text, rule.format.as_deref()).map_err(|m| self.rule_error(rule, m))?.0),
             As::Time => Leaf::Small(time(&text).map_err(|m| self.rule_error(rule, m))?),
@@ -688,8 +699,9 @@ impl<'x> Cx<'x> {
         Ok(Got { leaf, hit: None, rule })
     }
 
-    fn rule_error(&self, rule: &ValueRule, m: String) -> MapError {
-        MapError { field: String::new(), message: m, source: None, rule: Some(rule.origin.clone()) }
+    #[cold]
+    fn rule_error(&self, rule: &ValueRule, m: String) -> Fail {
+        Box::new(MapError { field: String::new(), message: m, source: None, rule: Some(rule.origin.clone()) })
     }
 
     fn hit(&self, seg: u32, at: Position, value: &str) -> Hit {
@@ -697,8 +709,9 @@ impl<'x> Cx<'x> {
         Hit { segment: seg + 1, id: s.id_str().to_string(), position: at.to_string(), value: value.to_string() }
     }
 
-    fn error_at(&self, rule: &ValueRule, seg: u32, at: Position, value: &str, m: String) -> MapError {
-        MapError { field: String::new(), message: m, source: Some(Box::new(self.hit(seg, at, value))), rule: Some(rule.origin.clone()) }
+    #[cold]
+    fn error_at(&self, rule: &ValueRule, seg: u32, at: Position, value: &str, m: String) -> Fail {
+        Box::new(MapError { field: String::new(), message: m, source: Some(Box::new(self.hit(seg, at, value))), rule: Some(rule.origin.clone()) })
     }
 
     /// Whether an object would have any field at all in `scope` (empty optional objects are left out).
@@ -799,9 +812,18 @@ fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
+/// A number as the canonical document writes it.
+enum Num {
+    /// The value as sent (`-?digits(.digits)?` with `.` as the mark).
+    AsIs,
+    /// Implied decimals placed (X12 Nn).
+    Placed(Small),
+    /// Written anew: `,` as mark, a `+` sign, a leading or trailing mark.
+    Written(String),
+}
+
 /// A number as the canonical document writes it: `.` as decimal mark, implied decimals (X12 Nn) placed.
-fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Leaf<'x>, String> {
-    let t = text.as_ref();
+fn decimal(t: &str, ty: Option<DataType>, mark: u8) -> Result<Num, String> {
     // `-?digits(.digits)?`
     let plain = |s: &str| {
         let b = s.strip_prefix('-').unwrap_or(s);
@@ -832,9 +854,9 @@ fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Le
             out.push(int)?;
             out.push(b".")?;
             out.push(frac)?;
-            Ok(Leaf::Small(out))
+            Ok(Num::Placed(out))
         }
-        _ if plain(t) && mark == b'.' => Ok(Leaf::Text(text.clone())),
+        _ if mark == b'.' && plain(t) => Ok(Num::AsIs),
         _ => {
             let mut s: String = t.chars().map(|c| if c == ',' && mark == b',' { '.' } else { c }).collect();
             if let Some(rest) = s.strip_prefix('+') {
@@ -849,9 +871,19 @@ fn decimal<'x>(text: &Cow<'x, str>, ty: Option<DataType>, mark: u8) -> Result<Le
             if !plain(&s) {
                 return Err(format!("{t:?} is not a decimal number"));
             }
-            Ok(Leaf::Text(Cow::Owned(s)))
+            Ok(Num::Written(s))
         }
     }
+}
+
+/// Why a value is not in a code list or cross-reference, with what the table has.
+#[cold]
+fn unmatched(rule: &ValueRule, table: &super::CodeList, value: &str) -> String {
+    let mut known: Vec<&String> = table.entries.keys().collect();
+    known.sort();
+    let shown = if known.len() > 20 { format!("{} entries", known.len()) } else { known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") };
+    let what = if rule.codes.as_deref().is_some_and(|c| std::ptr::eq(c, table)) { "code list" } else { "cross-reference" };
+    format!("{value:?} is not in {what} {:?} (defined at {}; it has {shown})", table.name, table.origin)
 }
 
 /// A date (and the time the same value holds) as ISO 8601 text.
@@ -948,7 +980,7 @@ pub(super) enum Member<'x> {
     Leaf(Got<'x>),
 }
 
-pub(super) fn collect<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope) -> Result<Vec<Member<'x>>, MapError> {
+pub(super) fn collect<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope) -> Result<Vec<Member<'x>>, Fail> {
     let mut items = Vec::new();
     for e in entries {
         let scopes = match &e.each {
@@ -1138,7 +1170,13 @@ mod tests {
         assert!(time("09\u{e9}5").is_err());
         assert_eq!(time("0915").unwrap(), "09:15:00");
         assert!(time("2561").is_err());
-        let d = |s: &str, t, m| decimal(&Cow::Borrowed(s), t, m).map(|c| c.as_text());
+        let d = |s: &str, t, m| {
+            decimal(s, t, m).map(|n| match n {
+                Num::AsIs => s.to_string(),
+                Num::Placed(p) => p.as_str().to_string(),
+                Num::Written(w) => w,
+            })
+        };
         assert_eq!(d("12345", Some(DataType::Numeric(2)), b'.').unwrap(), "123.45");
         assert_eq!(d("-5", Some(DataType::Numeric(2)), b'.').unwrap(), "-0.05");
         assert_eq!(d("5", Some(DataType::Numeric(3)), b'.').unwrap(), "0.005");

@@ -11,7 +11,7 @@
 //! `Deserializer` ([`LeafDe`]), so the messages stay the model's own. Each value is written in place
 //! (`out: &mut Option<T>`) rather than returned up through layers of results.
 
-use super::eval::{collect, Cx, Fail, Got, Leaf, LeafDe, MapError, Member, Scope};
+use super::eval::{members, Cx, Fail, Got, Leaf, LeafDe, MapError, Member, Scope};
 use super::{Field, Obj, Rule, Src};
 use crate::model::*;
 use chrono::{NaiveDate, NaiveTime};
@@ -94,15 +94,15 @@ impl<T: Slot> Slot for Vec<T> {
         let Rule::Array(entries) = rule else {
             return Err(Box::new(MapError::new("is not a list in the mapping, but a list in the canonical document")));
         };
-        let items = collect(cx, entries, scope)?;
-        let list = out.insert(Vec::with_capacity(items.len()));
-        for (i, item) in items.into_iter().enumerate() {
+        let list = out.insert(Vec::new());
+        let mut i = 0usize;
+        members(cx, entries, scope, &mut |member| {
             let traced = cx.tracing();
             if traced {
                 cx.push(format!("[{i}]"));
             }
             let mut one = None;
-            let done = match item {
+            let done = match member {
                 Member::Obj(o, s) => T::put_obj(cx, o, s, &mut one),
                 Member::Leaf(g) => {
                     cx.record(&g);
@@ -114,7 +114,9 @@ impl<T: Slot> Slot for Vec<T> {
             }
             done.map_err(|e| Box::new(e.within(&format!("[{i}]"))))?;
             list.extend(one);
-        }
+            i += 1;
+            Ok(())
+        })?;
         Ok(())
     }
 }

@@ -419,15 +419,6 @@ impl<'x> Cx<'x> {
         })
     }
 
-    fn matches(&self, p: &RPath, scope: Scope) -> Vec<Scope> {
-        let mut out = Vec::new();
-        self.walk(&p.steps, self.start(p, scope), &mut |s| {
-            out.push(s);
-            false
-        });
-        out
-    }
-
     /// The element a path reads in segment `seg`, when present and non-empty.
     fn read(&self, read: &RRead, seg: u32) -> Option<(Element<'x>, Position)> {
         let (el, at) = match read {
@@ -535,14 +526,15 @@ impl<'x> Cx<'x> {
         }
     }
 
-    /// Every value a rule's first path matches (arrays of scalars).
-    fn values(&self, rule: &'x ValueRule, scope: Scope, out: &mut Vec<Got<'x>>) -> Result<(), Fail> {
+    /// Calls `f` with every value a rule yields in `scope` (arrays of scalars): every match of the
+    /// first source that has any, or one value per source for `all` lists.
+    fn values(&self, rule: &'x ValueRule, scope: Scope, f: &mut dyn FnMut(Got<'x>) -> Result<(), Fail>) -> Result<(), Fail> {
         if !self.holds(&rule.when, scope) {
             return Ok(());
         }
         if rule.join.is_some() {
             if let Some(g) = self.value(rule, scope)? {
-                out.push(g);
+                f(g)?;
             }
             return Ok(());
         }
@@ -550,11 +542,11 @@ impl<'x> Cx<'x> {
             // Each source's value in this scope, in the order the sources are written.
             for src in &rule.sources {
                 match src {
-                    Src::Const(c) => out.push(self.finish(rule, Cow::Borrowed(c.as_str()), None, scope)?),
+                    Src::Const(c) => f(self.finish(rule, Cow::Borrowed(c.as_str()), None, scope)?)?,
                     Src::Path(p) => {
                         if let Some((seg, el, at)) = self.first(p, scope) {
                             if let Some(g) = self.read_value(rule, p, seg, el, at, scope)? {
-                                out.push(g);
+                                f(g)?;
                             }
                         }
                     }
@@ -562,33 +554,53 @@ impl<'x> Cx<'x> {
             }
             return Ok(());
         }
-        let before = out.len();
         // The first source that yields anything gives the list.
+        let mut yielded = 0usize;
         for src in &rule.sources {
-            if out.len() > before {
+            if yielded > 0 {
                 break;
             }
             match src {
-                Src::Const(c) => out.push(self.finish(rule, Cow::Borrowed(c.as_str()), None, scope)?),
+                Src::Const(c) => {
+                    f(self.finish(rule, Cow::Borrowed(c.as_str()), None, scope)?)?;
+                    yielded += 1;
+                }
+                // A planned path whose probe found nothing has no match at all.
+                Src::Path(p) if matches!(self.planned(p, scope), Some(None)) => {}
                 Src::Path(p) => {
-                    for s in self.matches(p, scope) {
-                        if let Scope::Seg(seg) = s {
-                            if let Some((el, at)) = self.read(&p.read, seg) {
-                                if let Some(g) = self.read_value(rule, p, seg, el, at, scope)? {
-                                    out.push(g);
-                                }
+                    let mut failed = None;
+                    self.walk(&p.steps, self.start(p, scope), &mut |s| {
+                        let Scope::Seg(seg) = s else { return false };
+                        let Some((el, at)) = self.read(&p.read, seg) else { return false };
+                        let done = match self.read_value(rule, p, seg, el, at, scope) {
+                            Ok(Some(g)) => {
+                                yielded += 1;
+                                f(g)
                             }
-                        }
+                            Ok(None) => Ok(()),
+                            Err(e) => Err(e),
+                        };
+                        done.map_err(|e| failed = Some(e)).is_err()
+                    });
+                    if let Some(e) = failed {
+                        return Err(e);
                     }
                 }
             }
         }
-        if out.len() == before {
+        if yielded == 0 {
             if let Some(d) = &rule.default {
-                out.push(self.finish(rule, Cow::Borrowed(d.as_str()), None, scope)?);
+                f(self.finish(rule, Cow::Borrowed(d.as_str()), None, scope)?)?;
             }
         }
         Ok(())
+    }
+
+    /// Calls `f` on each scope path `p` matches from `scope`, in document order.
+    fn each_match(&self, p: &RPath, scope: Scope, f: &mut dyn FnMut(Scope) -> Result<(), Fail>) -> Result<(), Fail> {
+        let mut failed = None;
+        self.walk(&p.steps, self.start(p, scope), &mut |s| f(s).map_err(|e| failed = Some(e)).is_err());
+        failed.map_or(Ok(()), Err)
     }
 
     fn read_value(&self, rule: &'x ValueRule, p: &RPath, seg: u32, el: Element<'x>, at: Position, scope: Scope) -> Result<Option<Got<'x>>, Fail> {
@@ -747,12 +759,17 @@ impl<'x> Cx<'x> {
         let here = |s: Scope| match &e.body {
             Body::Object(o) => e.each.is_some() || self.produces(o, s),
             Body::Value(v) => {
-                let mut out = Vec::new();
-                !matches!(self.values(v, s, &mut out), Ok(())) || !out.is_empty()
+                let mut any = false;
+                self.values(v, s, &mut |_| {
+                    any = true;
+                    Ok(())
+                })
+                .is_err()
+                    || any
             }
         };
         match &e.each {
-            Some(p) => self.matches(p, scope).into_iter().any(|s| self.holds(&e.when, s) && here(s)),
+            Some(p) => self.walk(&p.steps, self.start(p, scope), &mut |s| self.holds(&e.when, s) && here(s)),
             None => self.holds(&e.when, scope) && here(scope),
         }
     }
@@ -980,32 +997,26 @@ pub(super) enum Member<'x> {
     Leaf(Got<'x>),
 }
 
-pub(super) fn collect<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope) -> Result<Vec<Member<'x>>, Fail> {
-    let mut items = Vec::new();
+/// Calls `f` with each member an array's entries give in `scope`: entry by entry, each entry's
+/// matches in document order.
+pub(super) fn members<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope, f: &mut dyn FnMut(Member<'x>) -> Result<(), Fail>) -> Result<(), Fail> {
     for e in entries {
-        let scopes = match &e.each {
-            Some(p) => cx.matches(p, scope),
-            None => vec![scope],
-        };
-        for s in scopes {
+        let mut one = |s: Scope| -> Result<(), Fail> {
             if !cx.holds(&e.when, s) {
-                continue;
+                return Ok(());
             }
             match &e.body {
-                Body::Object(o) => {
-                    if e.each.is_some() || cx.produces(o, s) {
-                        items.push(Member::Obj(o, s));
-                    }
-                }
-                Body::Value(v) => {
-                    let mut got = Vec::new();
-                    cx.values(v, s, &mut got)?;
-                    items.extend(got.into_iter().map(Member::Leaf));
-                }
+                Body::Object(o) if e.each.is_some() || cx.produces(o, s) => f(Member::Obj(o, s)),
+                Body::Object(_) => Ok(()),
+                Body::Value(v) => cx.values(v, s, &mut |g| f(Member::Leaf(g))),
             }
+        };
+        match &e.each {
+            Some(p) => cx.each_match(p, scope, &mut one)?,
+            None => one(scope)?,
         }
     }
-    Ok(items)
+    Ok(())
 }
 
 /// Whole numbers arrive as text: each integer type parses it.

@@ -88,8 +88,14 @@ fn walk_obj(obj: &mut Obj, own: &mut Plan, mut doc: Option<&mut Plan>) {
                             plan_when(&mut e.when, own, doc.as_deref_mut());
                             walk_obj(o, own, doc.as_deref_mut())
                         }
-                        // Every match of a value's path: walked.
-                        (_, Body::Value(_)) => {}
+                        // Values from this scope: their probes tell whether there is any match
+                        // (every match is then walked).
+                        (None, Body::Value(v)) => {
+                            plan_when(&mut e.when, own, doc.as_deref_mut());
+                            plan_value(v, own, doc.as_deref_mut())
+                        }
+                        // Values per match of `each`: walked.
+                        (Some(_), Body::Value(_)) => {}
                     }
                 }
             }

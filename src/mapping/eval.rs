@@ -8,7 +8,7 @@
 //! segment and element it came from and the mapping rule that read it.
 
 use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Rule, Src, StepKind, Unmatched, ValueRule};
-use super::plan::{Plan, ProbeRef};
+use super::plan::{code, Plan, ProbeRef, TagProbes};
 use super::path::{Position, Test};
 use crate::model::{self, Document, Provenance};
 use crate::syntax::reader::TransactionSet;
@@ -281,7 +281,7 @@ impl<'x> Cx<'x> {
         if !plan.by_tag.is_empty() {
             for &seg in self.tree.segments(i) {
                 let tag = self.tree.tag(seg);
-                if let Some((_, probes)) = plan.by_tag.iter().find(|(t, _)| *t == tag) {
+                if let Some(probes) = plan.by_tag.iter().find(|t| t.tag == tag) {
                     self.probe(plan, probes, seg, slots);
                 }
             }
@@ -300,8 +300,8 @@ impl<'x> Cx<'x> {
     }
 
     /// Fills the still empty slots of `probes` that segment `seg` answers.
-    fn probe(&self, plan: &Plan, probes: &[u16], seg: u32, slots: &mut [Option<Found<'x>>]) {
-        for &k in probes {
+    fn probe(&self, plan: &Plan, probes: &TagProbes, seg: u32, slots: &mut [Option<Found<'x>>]) {
+        for &k in &probes.each {
             let slot = &mut slots[usize::from(k)];
             if slot.is_some() {
                 continue;
@@ -311,6 +311,39 @@ impl<'x> Cx<'x> {
                 if let Some((el, at)) = self.read(&p.read, seg) {
                     *slot = Some((seg, el, at));
                 }
+            }
+        }
+        if probes.pairs.is_empty() {
+            return;
+        }
+        let s = self.seg(seg);
+        let bytes = s.as_bytes();
+        let spans = self.tree.element_spans(seg);
+        for scan in &probes.pairs {
+            // Bit n: probe n of the scan is answered (filled before, or its qualifier seen here:
+            // the first pair with the qualifier decides, as in `read`).
+            let mut done = 0u64;
+            for (n, &(_, k)) in scan.probes.iter().enumerate() {
+                if slots[usize::from(k)].is_some() {
+                    done |= 1 << n;
+                }
+            }
+            let all = if scan.probes.len() == 64 { u64::MAX } else { (1u64 << scan.probes.len()) - 1 };
+            let mut q = usize::from(scan.first);
+            while done != all && q < usize::from(scan.last) && q < spans.len() {
+                let (o, l) = spans[q - 1];
+                if let Some(c) = code(trim_bytes(&bytes[o as usize..(o + l) as usize])) {
+                    for (n, &(want, k)) in scan.probes.iter().enumerate() {
+                        if want == c && done & (1 << n) == 0 {
+                            done |= 1 << n;
+                            let el = s.element_span(spans[q].0, spans[q].1);
+                            if !trim_bytes(el.as_bytes()).is_empty() {
+                                slots[usize::from(k)] = Some((seg, el, Position { element: q as u16 + 1, component: None }));
+                            }
+                        }
+                    }
+                }
+                q += 2;
             }
         }
     }

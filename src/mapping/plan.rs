@@ -18,10 +18,44 @@ use super::{Body, Obj, RCond, RPath, RRead, Rule, Src, StepKind, ValueRule, When
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
     pub probes: Vec<Probe>,
-    /// Distinct segment tags with the probes that read them: `(tag, probe indexes)`.
-    pub by_tag: Vec<(u32, Vec<u16>)>,
+    /// Distinct segment tags with the probes that read them.
+    pub by_tag: Vec<TagProbes>,
     /// Distinct child loops (name key, trigger tag) with the probes that read their first segment.
-    pub by_loop: Vec<(u64, u32, Vec<u16>)>,
+    pub by_loop: Vec<(u64, u32, TagProbes)>,
+}
+
+/// The probes that read segments with one tag.
+#[derive(Debug, Default)]
+pub(crate) struct TagProbes {
+    pub tag: u32,
+    /// Probes asked one by one (element reads, and pair reads with conditions or long codes).
+    pub each: Vec<u16>,
+    /// Pair reads over the same elements (`PO106..25=BP`, `PO106..25=VP`, ...), answered together
+    /// in one pass over the pairs.
+    pub pairs: Vec<PairScan>,
+}
+
+/// One pass over the qualifier/value pairs at elements `first`, `first + 2`, ... before `last`,
+/// for every probe that looks for a qualifier there.
+#[derive(Debug)]
+pub(crate) struct PairScan {
+    pub first: u16,
+    pub last: u16,
+    /// (qualifier as [`code`], probe index); at most 64.
+    pub probes: Vec<(u64, u16)>,
+}
+
+/// A short code (up to 7 bytes) as one number, its length in the top byte; `None` when longer.
+#[inline]
+pub(crate) fn code(b: &[u8]) -> Option<u64> {
+    if b.len() > 7 {
+        return None;
+    }
+    let mut w = (b.len() as u64) << 56;
+    for (i, &c) in b.iter().enumerate() {
+        w |= u64::from(c) << (8 * i);
+    }
+    Some(w)
 }
 
 /// Where a probe looks in its scope.
@@ -160,17 +194,38 @@ fn finish(plan: &mut Plan) {
     plan.by_loop.clear();
     for (i, p) in plan.probes.iter().enumerate() {
         let i = i as u16;
-        match p.place {
-            Place::Segment(tag) => match plan.by_tag.iter_mut().find(|(t, _)| *t == tag) {
-                Some((_, v)) => v.push(i),
-                None => plan.by_tag.push((tag, vec![i])),
+        let group = match p.place {
+            Place::Segment(tag) => match plan.by_tag.iter().position(|t| t.tag == tag) {
+                Some(g) => &mut plan.by_tag[g],
+                None => {
+                    plan.by_tag.push(TagProbes { tag, ..TagProbes::default() });
+                    plan.by_tag.last_mut().expect("just pushed")
+                }
             },
-            Place::Loop(key, tag) => match plan.by_loop.iter_mut().find(|(k, t, _)| *k == key && *t == tag) {
-                Some((_, _, v)) => v.push(i),
-                None => plan.by_loop.push((key, tag, vec![i])),
+            Place::Loop(key, tag) => match plan.by_loop.iter().position(|(k, t, _)| *k == key && *t == tag) {
+                Some(g) => &mut plan.by_loop[g].2,
+                None => {
+                    plan.by_loop.push((key, tag, TagProbes { tag, ..TagProbes::default() }));
+                    &mut plan.by_loop.last_mut().expect("just pushed").2
+                }
             },
+        };
+        add_to(group, i, p);
+    }
+}
+
+/// Puts probe `i` in its tag's group: in a pair scan when it can be answered by one, else alone.
+fn add_to(group: &mut TagProbes, i: u16, p: &Probe) {
+    if let (RRead::Pair { first, last, qualifier }, true) = (&p.read, p.conds.is_empty()) {
+        if let Some(c) = code(qualifier.as_bytes()) {
+            match group.pairs.iter_mut().find(|s| s.first == *first && s.last == *last && s.probes.len() < 64) {
+                Some(s) => s.probes.push((c, i)),
+                None => group.pairs.push(PairScan { first: *first, last: *last, probes: vec![(c, i)] }),
+            }
+            return;
         }
     }
+    group.each.push(i);
 }
 
 #[cfg(test)]

@@ -637,10 +637,8 @@ impl Loaded {
             .and_then(|d| d.get_ref().as_table())
             .and_then(|t| t.get("overrides"))
             .cloned();
-        let list = |table: &str, name: &String, m: &BTreeMap<String, String>| CodeList {
-            name: name.clone(),
-            entries: m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            origin: self.file.origin(key_offset(&self.file, &[table, name])),
+        let list = |table: &str, name: &String, m: &BTreeMap<String, String>| {
+            CodeList::new(name.clone(), m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), self.file.origin(key_offset(&self.file, &[table, name])))
         };
         Ok(Layer {
             file: &self.file,

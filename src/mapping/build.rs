@@ -26,9 +26,15 @@ pub(crate) trait Slot: Sized {
     /// From a value rule's value.
     fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail>;
 
-    /// From an object rule, in `scope`.
-    fn put_obj<'x>(_cx: &Cx<'x>, _obj: &'x Obj, _scope: Scope, _out: &mut Option<Self>) -> Result<(), Fail> {
+    /// From an object rule, in `scope`. With `optional`, an object none of whose rules yields
+    /// anything is left out (no error for its required fields): it is not there.
+    fn put_obj<'x>(_cx: &Cx<'x>, _obj: &'x Obj, _scope: Scope, _optional: bool, _out: &mut Option<Self>) -> Result<(), Fail> {
         Err(Box::new(MapError::new("is an object in the mapping, but a single value in the canonical document")))
+    }
+
+    /// Whether a rule gave `v` a value (an empty list or an absent option is none).
+    fn filled(v: &Option<Self>) -> bool {
+        v.is_some()
     }
 
     /// The value of a field that no rule filled; `None` when the field is required.
@@ -47,7 +53,7 @@ pub(crate) trait Slot: Sized {
                 }
                 None => Ok(()),
             },
-            Rule::Object(o) if cx.produces(o, scope) => Self::put_obj(cx, o, scope, out),
+            Rule::Object(o) if cx.holds(&o.when, scope) => Self::put_obj(cx, o, scope, true, out),
             Rule::Object(_) => Ok(()),
             Rule::Array(_) => Err(Box::new(MapError::new("is a list in the mapping, but not in the canonical document"))),
         }
@@ -66,8 +72,12 @@ impl<T: Slot> Slot for Option<T> {
         T::put(cx, got, out.insert(None))
     }
 
-    fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
-        T::put_obj(cx, obj, scope, out.insert(None))
+    fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, optional: bool, out: &mut Option<Self>) -> Result<(), Fail> {
+        T::put_obj(cx, obj, scope, optional, out.insert(None))
+    }
+
+    fn filled(v: &Option<Self>) -> bool {
+        v.as_ref().is_some_and(|inner| T::filled(inner))
     }
 
     fn absent() -> Option<Self> {
@@ -90,6 +100,10 @@ impl<T: Slot> Slot for Vec<T> {
         Some(Vec::new())
     }
 
+    fn filled(v: &Option<Self>) -> bool {
+        v.as_ref().is_some_and(|l| !l.is_empty())
+    }
+
     fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
         let Rule::Array(entries) = rule else {
             return Err(Box::new(MapError::new("is not a list in the mapping, but a list in the canonical document")));
@@ -103,7 +117,7 @@ impl<T: Slot> Slot for Vec<T> {
             }
             let mut one = None;
             let done = match member {
-                Member::Obj(o, s) => T::put_obj(cx, o, s, &mut one),
+                Member::Obj(o, s, optional) => T::put_obj(cx, o, s, optional, &mut one),
                 Member::Leaf(g) => {
                     cx.record(&g);
                     T::put(cx, g, &mut one)
@@ -146,14 +160,41 @@ impl Slot for SmolStr {
 
 impl Slot for Decimal {
     fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
-        match plain(&got).map(Decimal::from_str) {
-            Some(Ok(d)) => {
+        match plain(&got).and_then(|t| short_decimal(t).or_else(|| Decimal::from_str(t).ok())) {
+            Some(d) => {
                 *out = Some(d);
                 Ok(())
             }
-            _ => via_serde(cx, got, out),
+            None => via_serde(cx, got, out),
         }
     }
+}
+
+/// `-?digits(.digits)?` in at most 18 bytes after the sign, as `Decimal::from_str` reads it (the scale is the
+/// number of digits after the mark), without its general parser. `None` for anything else.
+fn short_decimal(t: &str) -> Option<Decimal> {
+    let b = t.as_bytes();
+    let (negative, digits) = match b.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut mantissa = 0i64;
+    let mut scale = None;
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => mantissa = mantissa * 10 + i64::from(c - b'0'),
+            b'.' if scale.is_none() && i > 0 && i + 1 < digits.len() => scale = Some((digits.len() - i - 1) as u32),
+            _ => return None,
+        }
+    }
+    // A negative zero keeps its sign only through the general parser.
+    if negative && mantissa == 0 {
+        return None;
+    }
+    Some(Decimal::new(if negative { -mantissa } else { mantissa }, scale.unwrap_or(0)))
 }
 
 /// `CCYY-MM-DD`, as the evaluator writes dates.
@@ -255,6 +296,11 @@ fn field<'x, T: Slot>(cx: &Cx<'x>, f: &'x Field, scope: Scope, out: &mut Option<
     done
 }
 
+#[inline]
+fn filled<T: Slot>(v: &Option<T>) -> bool {
+    T::filled(v)
+}
+
 /// A field's final value: what its rule gave, else what the type has when nothing is there.
 #[inline]
 fn finish<T: Slot>(got: Option<T>, obj: &Obj, name: &str) -> Result<T, Fail> {
@@ -292,21 +338,27 @@ macro_rules! build {
                 via_serde(cx, got, out)
             }
 
-            fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
+            fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, optional: bool, out: &mut Option<Self>) -> Result<(), Fail> {
                 let keys = keys(obj, &[$(stringify!($f)),*]);
                 $(let mut $f = None;)*
+                let mut any = false;
                 object(cx, obj, scope, |i, f| {
                     let k = keys[i];
                     let mut n = 0u32;
                     $(
                         if k == n {
-                            return field(cx, f, scope, &mut $f);
+                            field(cx, f, scope, &mut $f)?;
+                            any |= filled(&$f);
+                            return Ok(());
                         }
                         n += 1;
                     )*
                     let _ = n;
                     Err(unknown(f))
                 })?;
+                if optional && !any {
+                    return Ok(());
+                }
                 *out = Some($ty { $($f: finish($f, obj, stringify!($f))?,)* });
                 Ok(())
             }
@@ -363,7 +415,7 @@ impl Slot for DateTime {
         via_serde(cx, got, out)
     }
 
-    fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
+    fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, optional: bool, out: &mut Option<Self>) -> Result<(), Fail> {
         let keys = keys(obj, &["date", "time", "zone"]);
         let (mut date, mut time, mut zone) = (None, None, None);
         object(cx, obj, scope, |i, f| match keys[i] {
@@ -372,6 +424,9 @@ impl Slot for DateTime {
             2 => field(cx, f, scope, &mut zone),
             _ => Err(unknown(f)),
         })?;
+        if optional && !(filled(&date) || filled(&time) || filled(&zone)) {
+            return Ok(());
+        }
         *out = Some(DateTime { date: finish(date, obj, "date")?, time: finish(time, obj, "time")?, zone: finish(zone, obj, "zone")? });
         Ok(())
     }
@@ -380,8 +435,26 @@ impl Slot for DateTime {
 /// The canonical document of `obj`, the mapping's root, with its provenance.
 pub(crate) fn document<'x, T: Slot>(cx: &Cx<'x>, obj: &'x Obj, provenance: &Provenance, set: impl FnOnce(&mut T, Provenance)) -> Result<T, MapError> {
     let mut doc = None;
-    T::put_obj(cx, obj, Scope::Inst(0), &mut doc).map_err(|e| *e)?;
+    T::put_obj(cx, obj, Scope::Inst(0), false, &mut doc).map_err(|e| *e)?;
     let mut doc = doc.ok_or_else(|| MapError::new("no document"))?;
     set(&mut doc, provenance.clone());
     Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The short path reads numbers exactly as `Decimal::from_str` does, and leaves the rest to it.
+    #[test]
+    fn short_decimals_match_the_general_parser() {
+        for t in ["0", "7", "12.50", "-3.125", "0.05", "007", "123456789012345678", "-0.5", "1234567890.1234567"] {
+            let d = short_decimal(t).unwrap_or_else(|| panic!("{t} takes the short path"));
+            let e = Decimal::from_str(t).expect("valid");
+            assert_eq!((d, d.scale(), d.to_string()), (e, e.scale(), e.to_string()), "{t}");
+        }
+        for t in ["", "-", ".5", "5.", "1.2.3", "1e5", "-0", "-0.00", "1234567890123456789", "+5", " 5", "1,5"] {
+            assert_eq!(short_decimal(t), None, "{t}");
+        }
+    }
 }

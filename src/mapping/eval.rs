@@ -7,7 +7,7 @@
 //! field (a date that is no date, a code with no translation) fails with the canonical field, the
 //! segment and element it came from and the mapping rule that read it.
 
-use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Rule, Src, StepKind, Unmatched, ValueRule};
+use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Src, StepKind, Unmatched, ValueRule};
 use super::plan::{code, Plan, ProbeRef, TagProbes};
 use super::path::{Position, Test};
 use crate::model::{self, Document, Provenance};
@@ -517,7 +517,7 @@ impl<'x> Cx<'x> {
 
     /// A rule's value in `scope`: `None` when nothing is there.
     /// Whether a `when`/`unless` condition holds in `scope`.
-    fn holds(&self, w: &super::When, scope: Scope) -> bool {
+    pub(super) fn holds(&self, w: &super::When, scope: Scope) -> bool {
         (w.any.is_empty() || w.any.iter().any(|p| self.exists(p, scope))) && !w.none.iter().any(|p| self.exists(p, scope))
     }
 
@@ -653,8 +653,8 @@ impl<'x> Cx<'x> {
         let mut mapped: Option<&'x str> = None;
         for table in [&rule.codes, &rule.xref].into_iter().flatten() {
             let key = mapped.unwrap_or(&sent);
-            match table.entries.get(key) {
-                Some(v) => mapped = Some(v.as_str()),
+            match table.get(key) {
+                Some(v) => mapped = Some(v),
                 None => match rule.unmatched {
                     _ if table.entries.is_empty() => {}
                     Unmatched::Error if rule.default.is_some() => mapped = rule.default.as_deref(),
@@ -757,54 +757,6 @@ impl<'x> Cx<'x> {
     #[cold]
     fn error_at(&self, rule: &ValueRule, seg: u32, at: Position, value: &str, m: String) -> Fail {
         Box::new(MapError { field: String::new(), message: m, source: Some(Box::new(self.hit(seg, at, value))), rule: Some(rule.origin.clone()) })
-    }
-
-    /// Whether an object would have any field at all in `scope` (empty optional objects are left out).
-    pub(super) fn produces(&self, obj: &'x Obj, scope: Scope) -> bool {
-        if !self.holds(&obj.when, scope) {
-            return false;
-        }
-        obj.fields.iter().any(|f| match &f.rule {
-            Rule::Value(v) => self.present(v, scope),
-            Rule::Object(o) => self.produces(o, scope),
-            Rule::Array(entries) => entries.iter().any(|e| self.entry_produces(e, scope)),
-        })
-    }
-
-    /// Whether a rule has a value in `scope` (or fails there), without making the value.
-    fn present(&self, rule: &'x ValueRule, scope: Scope) -> bool {
-        // Only a table that drops what it lacks turns a found element into nothing; joins are rare.
-        let drops = rule.unmatched == Unmatched::Drop && (rule.codes.is_some() || rule.xref.is_some());
-        if drops || rule.join.is_some() {
-            return !matches!(self.value(rule, scope), Ok(None));
-        }
-        if !self.holds(&rule.when, scope) {
-            return false;
-        }
-        rule.default.is_some()
-            || rule.sources.iter().any(|s| match s {
-                Src::Const(_) => true,
-                Src::Path(p) => self.first(p, scope).is_some(),
-            })
-    }
-
-    fn entry_produces(&self, e: &'x Entry, scope: Scope) -> bool {
-        let here = |s: Scope| match &e.body {
-            Body::Object(o) => e.each.is_some() || self.produces(o, s),
-            Body::Value(v) => {
-                let mut any = false;
-                self.values(v, s, &mut |_| {
-                    any = true;
-                    Ok(())
-                })
-                .is_err()
-                    || any
-            }
-        };
-        match &e.each {
-            Some(p) => self.walk(&p.steps, self.start(p, scope), &mut |s| self.holds(&e.when, s) && here(s)),
-            None => self.holds(&e.when, scope) && here(scope),
-        }
     }
 
     pub(super) fn record(&self, got: &Got<'x>) {
@@ -1026,7 +978,8 @@ macro_rules! present_value {
 }
 
 pub(super) enum Member<'x> {
-    Obj(&'x Obj, Scope),
+    /// An object in its scope; optional: left out when nothing in it has a value.
+    Obj(&'x Obj, Scope, bool),
     Leaf(Got<'x>),
 }
 
@@ -1039,7 +992,9 @@ pub(super) fn members<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope, f: &m
                 return Ok(());
             }
             match &e.body {
-                Body::Object(o) if e.each.is_some() || cx.produces(o, s) => f(Member::Obj(o, s)),
+                // One object per match; or one from this scope, when it has anything.
+                Body::Object(o) if e.each.is_some() => f(Member::Obj(o, s, false)),
+                Body::Object(o) if cx.holds(&o.when, s) => f(Member::Obj(o, s, true)),
                 Body::Object(_) => Ok(()),
                 Body::Value(v) => cx.values(v, s, &mut |g| f(Member::Leaf(g))),
             }

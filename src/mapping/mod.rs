@@ -157,14 +157,43 @@ impl SourceFile {
 
 /// A translation table: `"00" = "original"` (codes), or `"AC-100" = "4711-001"` (a partner's
 /// cross-reference).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CodeList {
     pub name: String,
+    /// Must not change once the list has been looked up ([`CodeList::get`]).
     pub entries: BTreeMap<String, String>,
     pub origin: Origin,
+    /// The entries whose codes are short (up to 7 bytes), as packed codes in order, made on the
+    /// first lookup: a binary search over numbers instead of string comparisons.
+    short: OnceLock<Box<[(u64, String)]>>,
+}
+
+impl Clone for CodeList {
+    fn clone(&self) -> Self {
+        // A clone is made to be changed: it makes its own index.
+        CodeList::new(self.name.clone(), self.entries.clone(), self.origin.clone())
+    }
 }
 
 impl CodeList {
+    pub fn new(name: String, entries: BTreeMap<String, String>, origin: Origin) -> CodeList {
+        CodeList { name, entries, origin, short: OnceLock::new() }
+    }
+
+    /// What `code` translates to.
+    #[inline]
+    pub fn get(&self, code: &str) -> Option<&str> {
+        let Some(packed) = plan::code(code.as_bytes()) else {
+            return self.entries.get(code).map(String::as_str);
+        };
+        let short = self.short.get_or_init(|| {
+            let mut v: Vec<(u64, String)> = self.entries.iter().filter_map(|(k, v)| Some((plan::code(k.as_bytes())?, v.clone()))).collect();
+            v.sort_by_key(|e| e.0);
+            v.into_boxed_slice()
+        });
+        short.binary_search_by_key(&packed, |e| e.0).ok().map(|i| short[i].1.as_str())
+    }
+
     /// The reverse table (canonical value → code), first code winning, for outbound mappings.
     pub fn reversed(&self) -> CodeList {
         let mut entries = BTreeMap::new();
@@ -173,7 +202,7 @@ impl CodeList {
         for (k, v) in keys {
             entries.entry(v.clone()).or_insert_with(|| k.clone());
         }
-        CodeList { name: self.name.clone(), entries, origin: self.origin.clone() }
+        CodeList::new(self.name.clone(), entries, self.origin.clone())
     }
 }
 
@@ -398,7 +427,7 @@ pub(crate) fn codes_value(lists: &HashMap<String, Arc<CodeList>>, file: &SourceF
                     None => return Err(file.error(val.span().start, "a code translates to a string")),
                 }
             }
-            Ok(CodesRef::Inline(Arc::new(CodeList { name: inline_name.to_string(), entries, origin: file.origin(v.span().start) })))
+            Ok(CodesRef::Inline(Arc::new(CodeList::new(inline_name.to_string(), entries, file.origin(v.span().start)))))
         }
         _ => Err(file.error(v.span().start, "`codes` is the name of a code list or an inline table { \"00\" = \"original\" }")),
     }
@@ -456,11 +485,7 @@ fn read_code_tables(file: &SourceFile, table: &DeTable<'_>, out: &mut HashMap<St
             errors.push(file.error(v.span().start, format!("code list {:?} must be a table of code = value", name.get_ref())));
             continue;
         };
-        let list = out.entry(name.get_ref().to_string()).or_insert_with(|| CodeList {
-            name: name.get_ref().to_string(),
-            entries: BTreeMap::new(),
-            origin: file.origin(name.span().start),
-        });
+        let list = out.entry(name.get_ref().to_string()).or_insert_with(|| CodeList::new(name.get_ref().to_string(), BTreeMap::new(), file.origin(name.span().start)));
         for (k, val) in t.iter() {
             match val.get_ref().as_str() {
                 Some(s) => {
@@ -1375,4 +1400,31 @@ fn where_is(l: &LoopNode, name: &str, prefix: &str) -> Vec<String> {
     }
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Short codes are found through the packed index, long ones in the map; a clone that is
+    /// changed sees its own entries.
+    #[test]
+    fn code_list_lookups() {
+        let origin = Origin { file: Arc::from("t.toml"), line: 1, col: 1 };
+        let entries: BTreeMap<String, String> =
+            [("EA", "each"), ("PC", "piece"), ("", "empty"), ("ABCDEFGH", "long"), ("ABCDEFG", "seven")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let list = CodeList::new("units".into(), entries, origin);
+        assert_eq!(list.get("EA"), Some("each"));
+        assert_eq!(list.get("PC"), Some("piece"));
+        assert_eq!(list.get(""), Some("empty"));
+        assert_eq!(list.get("ABCDEFG"), Some("seven"));
+        assert_eq!(list.get("ABCDEFGH"), Some("long"));
+        assert_eq!(list.get("E"), None);
+        assert_eq!(list.get("EAX"), None);
+        assert_eq!(list.get("ABCDEFGHI"), None);
+        let mut changed = list.clone();
+        changed.entries.insert("KG".into(), "kilogram".into());
+        assert_eq!(changed.get("KG"), Some("kilogram"));
+        assert_eq!(list.get("KG"), None);
+    }
 }

@@ -804,8 +804,8 @@ fn to_text(x: &Value, v: &Val) -> Result<Option<String>, RenderError> {
     }
     let mut text = raw;
     for table in [&v.xref, &v.codes].into_iter().flatten() {
-        match table.entries.get(&text) {
-            Some(c) => text = c.clone(),
+        match table.get(&text) {
+            Some(c) => text = c.to_string(),
             None if v.default.is_some() && v.fallback.is_none() => text = v.default.clone().unwrap_or_default(),
             None if table.name == "inline" || !table.entries.is_empty() => {
                 let mut known: Vec<&String> = table.entries.keys().collect();

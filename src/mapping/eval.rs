@@ -9,7 +9,7 @@
 
 use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Src, StepKind, Unmatched, ValueRule};
 use super::plan::{code, Plan, ProbeRef, TagProbes};
-use super::path::{Position, Test};
+use super::path::Position;
 use crate::model::{self, Document, Provenance};
 use crate::syntax::reader::TransactionSet;
 use crate::syntax::segment::{Element, Segment};
@@ -301,24 +301,33 @@ impl<'x> Cx<'x> {
 
     /// Fills the still empty slots of `probes` that segment `seg` answers.
     fn probe(&self, plan: &Plan, probes: &TagProbes, seg: u32, slots: &mut [Option<Found<'x>>]) {
+        // The segment and its element spans once for all its probes.
+        let s = self.seg(seg);
+        let bytes = s.as_bytes();
+        let spans = self.tree.element_spans(seg);
+        let element = |at: Position| {
+            let &(o, l) = spans.get(usize::from(at.element).checked_sub(1)?)?;
+            let el = s.element_span(o, l);
+            match at.component {
+                None => Some(el),
+                Some(c) => el.component(usize::from(c)),
+            }
+        };
         for &k in &probes.each {
             let slot = &mut slots[usize::from(k)];
             if slot.is_some() {
                 continue;
             }
             let p = &plan.probes[usize::from(k)];
-            if self.cond_ok(seg, &p.conds) {
-                if let Some((el, at)) = self.read(&p.read, seg) {
-                    *slot = Some((seg, el, at));
-                }
+            let holds = p.conds.iter().all(|c| c.test.accepts(element(c.at).map_or(&b""[..], |e| trim_bytes(e.as_bytes()))));
+            if !holds {
+                continue;
             }
+            *slot = match &p.read {
+                RRead::Element { at, .. } => element(*at).filter(|el| !trim_bytes(el.as_bytes()).is_empty()).map(|el| (seg, el, *at)),
+                read => self.read(read, seg).map(|(el, at)| (seg, el, at)),
+            };
         }
-        if probes.pairs.is_empty() {
-            return;
-        }
-        let s = self.seg(seg);
-        let bytes = s.as_bytes();
-        let spans = self.tree.element_spans(seg);
         for scan in &probes.pairs {
             // Bit n: probe n of the scan is answered (filled before, or its qualifier seen here:
             // the first pair with the qualifier decides, as in `read`).
@@ -380,12 +389,7 @@ impl<'x> Cx<'x> {
         }
         conds.iter().all(|c| {
             self.note_used(seg, c.at);
-            let v = self.element_at(seg, c.at).map(|e| trim_bytes(e.as_bytes())).unwrap_or(b"");
-            match &c.test {
-                Test::Present => !v.is_empty(),
-                Test::OneOf(vals) => vals.iter().any(|x| x.as_bytes() == v),
-                Test::NoneOf(vals) => !v.is_empty() && !vals.iter().any(|x| x.as_bytes() == v),
-            }
+            c.test.accepts(self.element_at(seg, c.at).map_or(&b""[..], |e| trim_bytes(e.as_bytes())))
         })
     }
 

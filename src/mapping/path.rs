@@ -45,6 +45,18 @@ pub enum Test {
     NoneOf(Vec<String>),
 }
 
+impl Test {
+    /// Whether an element whose value (trimmed) is `v` passes.
+    #[inline]
+    pub fn accepts(&self, v: &[u8]) -> bool {
+        match self {
+            Test::Present => !v.is_empty(),
+            Test::OneOf(vals) => vals.iter().any(|x| x.as_bytes() == v),
+            Test::NoneOf(vals) => !v.is_empty() && !vals.iter().any(|x| x.as_bytes() == v),
+        }
+    }
+}
+
 /// A step: a loop or segment name with conditions (on the loop's first segment).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {

@@ -3,7 +3,9 @@
 //! Each canonical struct names its fields once below ([`build!`]); the compiler checks that the list
 //! is complete (every field of the struct literal must be given). A compiled object's fields are
 //! matched to the struct's by name once per object (`Obj::keys`), then every rule is evaluated into
-//! its field's slot. A field no rule filled is an empty list, `None`, the type's default where the
+//! its field's slot. Mapping files name fields as the JSON Schema does, that is as serde does; the
+//! names here are the Rust names, the same while the model renames no field (a rename would fail
+//! every document of that type with "the canonical document has no such field": the goldens show it). A field no rule filled is an empty list, `None`, the type's default where the
 //! model says `#[serde(default)]`, or an error naming the rule that found nothing.
 //!
 //! Leaves that edigate wrote itself (text, ISO dates and times, decimals) are converted directly;

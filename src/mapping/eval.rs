@@ -1,11 +1,11 @@
 //! Inbound evaluation: a compiled mapping read over one transaction set, straight into the typed
 //! canonical document.
 //!
-//! There is no intermediate tree: the mapping is presented to serde as a `Deserializer`, so each field
-//! is looked up in the set only when the document type asks for it, and values are handed over as
-//! borrowed slices of the input wherever no transformation was needed. A value that does not fit its
-//! field (a date that is no date, a code with no translation) fails with the canonical field, the
-//! segment and element it came from and the mapping rule that read it.
+//! There is no intermediate tree: [`super::build`] asks for each field's value as it builds the typed
+//! document, and values are handed over as borrowed slices of the input wherever no transformation
+//! was needed. A value that does not fit its field (a date that is no date, a code with no
+//! translation) fails with the canonical field, the segment and element it came from and the mapping
+//! rule that read it.
 
 use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Src, StepKind, Unmatched, ValueRule};
 use super::plan::{code, Plan, ProbeRef, TagProbes};

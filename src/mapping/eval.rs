@@ -8,7 +8,8 @@
 //! rule that read it.
 
 use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Src, StepKind, Unmatched, ValueRule};
-use super::plan::{code, Plan, ProbeRef, TagProbes};
+use super::plan::{Plan, ProbeRef, TagProbes};
+use crate::syntax::spec::pack_code;
 use super::path::Position;
 use crate::model::{self, Document, Provenance};
 use crate::syntax::reader::TransactionSet;
@@ -341,7 +342,7 @@ impl<'x> Cx<'x> {
             let mut q = usize::from(scan.first);
             while done != all && q < usize::from(scan.last) && q < spans.len() {
                 let (o, l) = spans[q - 1];
-                if let Some(c) = code(trim_bytes(&bytes[o as usize..(o + l) as usize])) {
+                if let Some(c) = pack_code(trim_bytes(&bytes[o as usize..(o + l) as usize])) {
                     for (n, &(want, k)) in scan.probes.iter().enumerate() {
                         if want == c && done & (1 << n) == 0 {
                             done |= 1 << n;

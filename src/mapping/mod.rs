@@ -16,7 +16,7 @@ pub mod schema;
 
 use crate::model;
 use crate::syntax::envelope::Standard;
-use crate::syntax::spec::{standards, DocumentSpec, EntryKind, LoopNode, Node, SegmentNode, VersionSpec};
+use crate::syntax::spec::{pack_code, standards, DocumentSpec, EntryKind, LoopNode, Node, SegmentNode, VersionSpec};
 use crate::syntax::structure::name_key;
 use crate::syntax::types::DataType;
 use path::{Path as EdiPath, Position, Read, Test};
@@ -183,11 +183,11 @@ impl CodeList {
     /// What `code` translates to.
     #[inline]
     pub fn get(&self, code: &str) -> Option<&str> {
-        let Some(packed) = plan::code(code.as_bytes()) else {
+        let Some(packed) = pack_code(code.as_bytes()) else {
             return self.entries.get(code).map(String::as_str);
         };
         let short = self.short.get_or_init(|| {
-            let mut v: Vec<(u64, String)> = self.entries.iter().filter_map(|(k, v)| Some((plan::code(k.as_bytes())?, v.clone()))).collect();
+            let mut v: Vec<(u64, String)> = self.entries.iter().filter_map(|(k, v)| Some((pack_code(k.as_bytes())?, v.clone()))).collect();
             v.sort_by_key(|e| e.0);
             v.into_boxed_slice()
         });

@@ -13,6 +13,7 @@
 //! before, and so is everything when a mapping trace is recorded.
 
 use super::{Body, Obj, RCond, RPath, RRead, Rule, Src, StepKind, ValueRule, When};
+use crate::syntax::spec::pack_code;
 
 /// The probes of one scope root.
 #[derive(Debug, Default)]
@@ -41,22 +42,10 @@ pub(crate) struct TagProbes {
 pub(crate) struct PairScan {
     pub first: u16,
     pub last: u16,
-    /// (qualifier as [`code`], probe index); at most 64.
+    /// (qualifier as [`pack_code`], probe index); at most 64.
     pub probes: Vec<(u64, u16)>,
 }
 
-/// A short code (up to 7 bytes) as one number, its length in the top byte; `None` when longer.
-#[inline]
-pub(crate) fn code(b: &[u8]) -> Option<u64> {
-    if b.len() > 7 {
-        return None;
-    }
-    let mut w = (b.len() as u64) << 56;
-    for (i, &c) in b.iter().enumerate() {
-        w |= u64::from(c) << (8 * i);
-    }
-    Some(w)
-}
 
 /// Where a probe looks in its scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,7 +206,7 @@ fn finish(plan: &mut Plan) {
 /// Puts probe `i` in its tag's group: in a pair scan when it can be answered by one, else alone.
 fn add_to(group: &mut TagProbes, i: u16, p: &Probe) {
     if let (RRead::Pair { first, last, qualifier }, true) = (&p.read, p.conds.is_empty()) {
-        if let Some(c) = code(qualifier.as_bytes()) {
+        if let Some(c) = pack_code(qualifier.as_bytes()) {
             match group.pairs.iter_mut().find(|s| s.first == *first && s.last == *last && s.probes.len() < 64) {
                 Some(s) => s.probes.push((c, i)),
                 None => group.pairs.push(PairScan { first: *first, last: *last, probes: vec![(c, i)] }),

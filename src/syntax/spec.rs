@@ -99,7 +99,7 @@ impl CodeSet {
 
 /// A value of up to 7 bytes as one integer: the bytes, then the length in the top byte.
 #[inline]
-fn pack_code(v: &[u8]) -> Option<u64> {
+pub fn pack_code(v: &[u8]) -> Option<u64> {
     if v.len() > 7 {
         return None;
     }

@@ -724,10 +724,11 @@ impl<'x> Cx<'x> {
             }
         };
         // The text itself: a translation from a table, or the value as sent.
-        let leaf = leaf.unwrap_or_else(|| Leaf::Text(match mapped {
-            Some(m) => Cow::Borrowed(m),
-            None => sent,
-        }));
+        let leaf = match (leaf, mapped) {
+            (Some(leaf), _) => leaf,
+            (None, Some(m)) => Leaf::Text(Cow::Borrowed(m)),
+            (None, None) => Leaf::Text(sent),
+        };
         Ok(Some(Got { leaf, hit: Some((seg, at)), rule }))
     }
 

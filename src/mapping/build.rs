@@ -3,10 +3,12 @@
 //! Each canonical struct names its fields once below ([`build!`]); the compiler checks that the list
 //! is complete (every field of the struct literal must be given). A compiled object's fields are
 //! matched to the struct's by name once per object (`Obj::keys`), then every rule is evaluated into
-//! its field's slot. Mapping files name fields as the JSON Schema does, that is as serde does; the
-//! names here are the Rust names, the same while the model renames no field (a rename would fail
-//! every document of that type with "the canonical document has no such field": the goldens show it). A field no rule filled is an empty list, `None`, the type's default where the
+//! its field's slot. A field no rule filled is an empty list, `None`, the type's default where the
 //! model says `#[serde(default)]`, or an error naming the rule that found nothing.
+//!
+//! Mapping files name fields as the JSON Schema does, that is as serde does; the names here are the
+//! Rust names, the same while the model renames no field (a rename would fail every document of
+//! that type with "the canonical document has no such field": the goldens would show it).
 //!
 //! Leaves that edigate wrote itself (text, ISO dates and times, decimals) are converted directly;
 //! anything else, and every value that does not convert, goes through the value's serde
@@ -129,8 +131,11 @@ impl<T: Slot> Slot for Vec<T> {
                 cx.pop();
             }
             done.map_err(|e| Box::new(e.within(&format!("[{i}]"))))?;
-            list.extend(one);
-            i += 1;
+            // An optional member with nothing in it is left out and takes no index.
+            if let Some(v) = one {
+                list.push(v);
+                i += 1;
+            }
             Ok(())
         })?;
         Ok(())
@@ -172,8 +177,8 @@ impl Slot for Decimal {
     }
 }
 
-/// `-?digits(.digits)?` in at most 18 bytes after the sign, as `Decimal::from_str` reads it (the scale is the
-/// number of digits after the mark), without its general parser. `None` for anything else.
+/// `-?digits(.digits)?` in at most 18 bytes after the sign, as `Decimal::from_str` reads it (the
+/// scale is the number of digits after the mark), without its general parser. `None` otherwise.
 fn short_decimal(t: &str) -> Option<Decimal> {
     let b = t.as_bytes();
     let (negative, digits) = match b.split_first()? {

@@ -130,3 +130,28 @@ fn minimal_valid_documents_translate() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A set that validates but does not map fails with the canonical field (list positions included),
+/// what is wrong, the EDI element it came from and the mapping rule; the command exits 1.
+#[test]
+fn a_value_that_does_not_map_names_the_field_the_element_and_the_rule() {
+    let source = std::fs::read_to_string(root().join("samples/x12/004010/850-globex-three-lines.edi")).unwrap();
+    let dir = std::env::temp_dir().join(format!("edigate-mapfail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        // A purpose code the code list does not have (valid X12: 06 is a confirmation).
+        ("BEG*00*SA", "BEG*06*SA", r#"purpose: "06" is not in code list "x12_purpose""#, r#"(segment 2 BEG01 = "06") [rule at mappings/x12/004010/850.in.toml:7:"#),
+        // The second line without quantity or unit: its required quantity has nothing to be made of.
+        ("PO1*2*200*EA*1.15", "PO1*2***1.15", "lines[1].quantity: required, but its rules found nothing", "[rule at mappings/x12/004010/850.in.toml:"),
+    ];
+    for (from, to, what, source_and_rule) in cases {
+        let changed = source.replacen(from, to, 1);
+        assert_ne!(source, changed, "the sample no longer has {from:?}; update this test");
+        let file = dir.join("850.edi");
+        std::fs::write(&file, changed).unwrap();
+        let (code, _, err) = edigate(&["translate", file.to_str().unwrap()]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(what) && err.contains(source_and_rule), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

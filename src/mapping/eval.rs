@@ -236,19 +236,10 @@ pub fn translate_traced(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, pr
 }
 
 impl<'x> Cx<'x> {
-    /// Element `pos` (1-based) of segment `seg`, where the validator found it.
+    /// Element or component `at` of segment `seg`, where the validator found it.
     #[inline]
-    fn element(&self, seg: u32, pos: usize) -> Option<Element<'x>> {
-        let &(off, len) = self.tree.element_spans(seg).get(pos.checked_sub(1)?)?;
-        Some(self.seg(seg).element_span(off, len))
-    }
-
     fn element_at(&self, seg: u32, at: Position) -> Option<Element<'x>> {
-        let el = self.element(seg, at.element as usize)?;
-        match at.component {
-            None => Some(el),
-            Some(c) => el.component(c as usize),
-        }
+        element_in(&self.seg(seg), self.tree.element_spans(seg), at)
     }
 
     fn document(&self, map: &'x Inbound, provenance: &'x Provenance) -> Result<Document, MapError> {
@@ -306,14 +297,7 @@ impl<'x> Cx<'x> {
         let s = self.seg(seg);
         let bytes = s.as_bytes();
         let spans = self.tree.element_spans(seg);
-        let element = |at: Position| {
-            let &(o, l) = spans.get(usize::from(at.element).checked_sub(1)?)?;
-            let el = s.element_span(o, l);
-            match at.component {
-                None => Some(el),
-                Some(c) => el.component(usize::from(c)),
-            }
-        };
+        let element = |at: Position| element_in(&s, spans, at);
         for &k in &probes.each {
             let slot = &mut slots[usize::from(k)];
             if slot.is_some() {
@@ -803,6 +787,17 @@ impl<'x> Cx<'x> {
         if let Some(t) = &self.trace {
             t.borrow_mut().stack.pop();
         }
+    }
+}
+
+/// Element or component `at` (1-based) of segment `s`, whose element spans are `spans`.
+#[inline]
+fn element_in<'x>(s: &Segment<'x>, spans: &[(u32, u32)], at: Position) -> Option<Element<'x>> {
+    let &(off, len) = spans.get(usize::from(at.element).checked_sub(1)?)?;
+    let el = s.element_span(off, len);
+    match at.component {
+        None => Some(el),
+        Some(c) => el.component(usize::from(c)),
     }
 }
 

@@ -157,10 +157,11 @@ impl SourceFile {
 
 /// A translation table: `"00" = "original"` (codes), or `"AC-100" = "4711-001"` (a partner's
 /// cross-reference).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CodeList {
     pub name: String,
-    /// Must not change once the list has been looked up ([`CodeList::get`]).
+    /// Changed through [`CodeList::extend`] once the list may have been looked up (it keeps the
+    /// lookup index right).
     pub entries: BTreeMap<String, String>,
     pub origin: Origin,
     /// The entries whose codes are short (up to 7 bytes), as packed codes in order, made on the
@@ -168,16 +169,15 @@ pub struct CodeList {
     short: OnceLock<Box<[(u64, String)]>>,
 }
 
-impl Clone for CodeList {
-    fn clone(&self) -> Self {
-        // A clone is made to be changed: it makes its own index.
-        CodeList::new(self.name.clone(), self.entries.clone(), self.origin.clone())
-    }
-}
-
 impl CodeList {
     pub fn new(name: String, entries: BTreeMap<String, String>, origin: Origin) -> CodeList {
         CodeList { name, entries, origin, short: OnceLock::new() }
+    }
+
+    /// Adds or replaces entries (a partner's layer over a list); the lookup index is made anew.
+    pub fn extend(&mut self, entries: impl IntoIterator<Item = (String, String)>) {
+        self.entries.extend(entries);
+        self.short = OnceLock::new();
     }
 
     /// What `code` translates to.
@@ -717,8 +717,7 @@ impl<'e> Compiler<'e> {
         for l in lists {
             match self.codes.get_mut(&l.name) {
                 Some(existing) => {
-                    let e = Arc::make_mut(existing);
-                    e.entries.extend(l.entries.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    Arc::make_mut(existing).extend(l.entries.iter().map(|(k, v)| (k.clone(), v.clone())));
                 }
                 None => {
                     self.codes.insert(l.name.clone(), Arc::new(l.clone()));
@@ -1406,8 +1405,8 @@ fn where_is(l: &LoopNode, name: &str, prefix: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// Short codes are found through the packed index, long ones in the map; a clone that is
-    /// changed sees its own entries.
+    /// Short codes are found through the packed index, long ones in the map; a list extended after
+    /// a lookup finds the new entries, and its clone taken before keeps the old ones.
     #[test]
     fn code_list_lookups() {
         let origin = Origin { file: Arc::from("t.toml"), line: 1, col: 1 };
@@ -1422,9 +1421,12 @@ mod tests {
         assert_eq!(list.get("E"), None);
         assert_eq!(list.get("EAX"), None);
         assert_eq!(list.get("ABCDEFGHI"), None);
-        let mut changed = list.clone();
-        changed.entries.insert("KG".into(), "kilogram".into());
+        let before = list.clone();
+        let mut changed = list;
+        changed.extend([("KG".to_string(), "kilogram".to_string()), ("EA".to_string(), "unit".to_string())]);
         assert_eq!(changed.get("KG"), Some("kilogram"));
-        assert_eq!(list.get("KG"), None);
+        assert_eq!(changed.get("EA"), Some("unit"));
+        assert_eq!(before.get("KG"), None);
+        assert_eq!(before.get("EA"), Some("each"));
     }
 }

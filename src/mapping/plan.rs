@@ -46,7 +46,6 @@ pub(crate) struct PairScan {
     pub probes: Vec<(u64, u16)>,
 }
 
-
 /// Where a probe looks in its scope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Place {

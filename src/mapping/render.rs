@@ -235,7 +235,7 @@ impl Library {
         let merge = |codes: &mut HashMap<String, Arc<CodeList>>, lists: Vec<CodeList>| {
             for l in lists {
                 match codes.get_mut(&l.name) {
-                    Some(e) => Arc::make_mut(e).entries.extend(l.entries),
+                    Some(e) => Arc::make_mut(e).extend(l.entries),
                     None => {
                         codes.insert(l.name.clone(), Arc::new(l));
                     }

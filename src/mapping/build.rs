@@ -15,8 +15,8 @@
 //! `Deserializer` ([`LeafDe`]), so the messages stay the model's own. Each value is written in place
 //! (`out: &mut Option<T>`) rather than returned up through layers of results.
 
-use super::eval::{members, Cx, Fail, Got, Leaf, LeafDe, MapError, Member, Scope};
-use super::{Field, Obj, Rule, Src};
+use super::eval::{members, Cx, Direct, Fail, Got, Leaf, LeafDe, MapError, Member, Scope};
+use super::{Field, Obj, Rule, Src, ValueRule};
 use crate::model::*;
 use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
@@ -46,20 +46,41 @@ pub(crate) trait Slot: Sized {
         None
     }
 
+    /// The value of a leaf that is this text as it is (`None`: only the general path can tell).
+    fn from_text(_text: &str) -> Option<Self> {
+        None
+    }
+
     /// The field's value from its rule in `scope`, when the rule yields one there.
     #[inline]
     fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
         match rule {
-            Rule::Value(v) => match cx.value(v, scope)? {
-                Some(g) => {
-                    cx.record(&g);
-                    Self::put(cx, g, out)
-                }
-                None => Ok(()),
+            Rule::Value(v) if v.direct => match cx.direct(v, scope) {
+                Direct::Nothing => Ok(()),
+                Direct::Text(t) => match Self::from_text(t) {
+                    Some(x) => {
+                        *out = Some(x);
+                        Ok(())
+                    }
+                    None => Self::fill_value(cx, v, scope, out),
+                },
+                Direct::General => Self::fill_value(cx, v, scope, out),
             },
+            Rule::Value(v) => Self::fill_value(cx, v, scope, out),
             Rule::Object(o) if cx.holds(&o.when, scope) => Self::put_obj(cx, o, scope, true, out),
             Rule::Object(_) => Ok(()),
             Rule::Array(_) => Err(Box::new(MapError::new("is a list in the mapping, but not in the canonical document"))),
+        }
+    }
+
+    /// The field's value from a value rule, evaluated the general way.
+    fn fill_value<'x>(cx: &Cx<'x>, v: &'x ValueRule, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
+        match cx.value(v, scope)? {
+            Some(g) => {
+                cx.record(&g);
+                Self::put(cx, g, out)
+            }
+            None => Ok(()),
         }
     }
 }
@@ -86,6 +107,10 @@ impl<T: Slot> Slot for Option<T> {
 
     fn absent() -> Option<Self> {
         Some(None)
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        T::from_text(text).map(Some)
     }
 
     #[inline]
@@ -169,11 +194,19 @@ impl Slot for SmolStr {
     fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
         quick(cx, got, out, |t| Some(SmolStr::new(t)))
     }
+
+    fn from_text(text: &str) -> Option<Self> {
+        Some(SmolStr::new(text))
+    }
 }
 
 impl Slot for Decimal {
     fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
-        quick(cx, got, out, |t| short_decimal(t).or_else(|| Decimal::from_str(t).ok()))
+        quick(cx, got, out, Self::from_text)
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        short_decimal(text).or_else(|| Decimal::from_str(text).ok())
     }
 }
 

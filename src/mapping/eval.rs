@@ -504,7 +504,33 @@ impl<'x> Cx<'x> {
         found
     }
 
-    /// A rule's value in `scope`: `None` when nothing is there.
+    /// The text of a [`ValueRule::direct`] rule in `scope`, taken straight from its slots: the first
+    /// source with a value gives it. [`Direct::General`] when the general path must decide (a path
+    /// not planned in this scope, release characters, non-ASCII text, a number to rewrite).
+    #[inline]
+    pub(super) fn direct(&self, rule: &ValueRule, scope: Scope) -> Direct<'x> {
+        for src in &rule.sources {
+            let Src::Path(p) = src else { return Direct::General };
+            match self.planned(p, scope) {
+                None => return Direct::General,
+                Some(None) => continue,
+                Some(Some((_, el, _))) => {
+                    let t = trim_bytes(el.as_bytes());
+                    if el.is_escaped() || !t.is_ascii() {
+                        return Direct::General;
+                    }
+                    // ASCII, so UTF-8.
+                    let Ok(t) = std::str::from_utf8(t) else { return Direct::General };
+                    if rule.as_ == As::Decimal && (self.set_decimal_mark() != b'.' || !plain_number(t)) {
+                        return Direct::General;
+                    }
+                    return Direct::Text(t);
+                }
+            }
+        }
+        Direct::Nothing
+    }
+
     /// Whether a `when`/`unless` condition holds in `scope`.
     pub(super) fn holds(&self, w: &super::When, scope: Scope) -> bool {
         (w.any.is_empty() || w.any.iter().any(|p| self.exists(p, scope))) && !w.none.iter().any(|p| self.exists(p, scope))
@@ -815,6 +841,29 @@ fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
+/// A direct rule's value ([`Cx::direct`]).
+pub(super) enum Direct<'x> {
+    Text(&'x str),
+    /// No source has a value.
+    Nothing,
+    /// Evaluate the rule the general way.
+    General,
+}
+
+/// `-?digits(.digits)?`: a number the canonical document takes as it is.
+fn plain_number(s: &str) -> bool {
+    let b = s.strip_prefix('-').unwrap_or(s).as_bytes();
+    let mut dot = false;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {}
+            b'.' if !dot && i > 0 && i + 1 < b.len() => dot = true,
+            _ => return false,
+        }
+    }
+    !b.is_empty()
+}
+
 /// A number as the canonical document writes it.
 enum Num {
     /// The value as sent (`-?digits(.digits)?` with `.` as the mark).
@@ -827,11 +876,7 @@ enum Num {
 
 /// A number as the canonical document writes it: `.` as decimal mark, implied decimals (X12 Nn) placed.
 fn decimal(t: &str, ty: Option<DataType>, mark: u8) -> Result<Num, String> {
-    // `-?digits(.digits)?`
-    let plain = |s: &str| {
-        let b = s.strip_prefix('-').unwrap_or(s);
-        !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit() || c == b'.') && b.bytes().filter(|&c| c == b'.').count() <= 1 && !b.starts_with('.') && !b.ends_with('.')
-    };
+    let plain = plain_number;
     match ty {
         Some(DataType::Numeric(n)) if n > 0 => {
             let (neg, digits) = match t.strip_prefix('-') {

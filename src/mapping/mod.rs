@@ -600,6 +600,9 @@ pub(crate) struct ValueRule {
     pub all: bool,
     /// Removed from the front of the value when there (`"00"` before an SSCC in MAN*GM).
     pub prefix: Option<String>,
+    /// Every source is a planned element read and nothing transforms the value but a trim (and, for
+    /// decimals, nothing but a check): its text is taken straight from the slot ([`plan`]).
+    pub direct: bool,
     pub origin: Origin,
     /// The canonical field it fills (`lines.quantity.unit`).
     pub target: String,
@@ -900,6 +903,7 @@ impl<'e> Compiler<'e> {
             join: None,
             all: false,
             prefix: None,
+            direct: false,
             origin,
             target: target.to_string(),
         };

@@ -12,7 +12,8 @@
 //! Only what is planned changes: rules of other shapes (loops, parents, several steps) are walked as
 //! before, and so is everything when a mapping trace is recorded.
 
-use super::{Body, Obj, RCond, RPath, RRead, Rule, Src, StepKind, ValueRule, When};
+use super::{As, Body, Obj, RCond, RPath, RRead, Rule, Src, StepKind, ValueRule, When};
+use crate::syntax::types::DataType;
 use crate::syntax::spec::pack_code;
 
 /// The probes of one scope root.
@@ -137,6 +138,20 @@ fn plan_value(v: &mut ValueRule, own: &mut Plan, mut doc: Option<&mut Plan>) {
     for p in paths {
         plan_path(p, own, doc.as_deref_mut());
     }
+    v.direct = is_direct(v);
+}
+
+/// A rule whose value is the trimmed text of the first planned element read that has one.
+fn is_direct(v: &ValueRule) -> bool {
+    let plain = v.when.any.is_empty() && v.when.none.is_empty() && v.codes.is_none() && v.xref.is_none() && v.prefix.is_none() && v.default.is_none();
+    // Decimals with implied places (X12 Nn) are rewritten, not checked.
+    let as_read = |p: &RPath| match (v.as_, &p.read) {
+        (As::Text, _) => true,
+        (As::Decimal, RRead::Element { ty, .. }) => !matches!(ty, DataType::Numeric(n) if *n > 0),
+        (As::Decimal, RRead::Pair { .. }) => true,
+        _ => false,
+    };
+    plain && !v.sources.is_empty() && v.sources.iter().all(|s| matches!(s, Src::Path(p) if p.probe.is_some() && as_read(p)))
 }
 
 /// `when` / `unless` paths that read an element hold when the element has a value: a probe answers.

@@ -185,6 +185,18 @@ impl<'a> Segment<'a> {
         &self.delims
     }
 
+    /// True when the segment contains release characters.
+    #[inline]
+    pub fn is_escaped(&self) -> bool {
+        self.escaped
+    }
+
+    /// The bytes after the id and its separator: the elements (`None` for a segment of an id only).
+    #[inline]
+    pub(crate) fn body(&self) -> Option<&'a [u8]> {
+        self.bytes.get(self.id_len as usize + 1..)
+    }
+
     /// The segment id (tag): the bytes before the first element separator.
     #[inline]
     pub fn id(&self) -> &'a [u8] {

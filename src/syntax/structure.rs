@@ -554,50 +554,99 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spa
         return def.entries.iter().all(|e| e.usage != Usage::Mandatory);
     };
     let base = (bytes.len() - body.len()) as u32;
-    // One look at the whole segment: without a component separator no element is a composite,
-    // and without a repetition separator none repeats.
-    let composites = find_byte(d.component, body).is_some();
-    if d.repetition.is_some_and(|r| find_byte(r, body).is_some()) {
+    // One pass over the segment finds the element separators and tells whether any component or
+    // repetition separator is there: without one no element is a composite, without the other
+    // none repeats.
+    let mut ends = [0u32; MAX_QUICK];
+    let Some(Marks { n, components, repetitions }) = marks(body, d, &mut ends) else { return false };
+    if repetitions {
         return false;
     }
     // X12 simple elements must not contain the component separator (EDIFACT's have a release
     // character to write one).
-    let simple_has_no_component = d.release.is_none() && composites;
+    let simple_has_no_component = d.release.is_none() && components;
     let mut present = 0u64;
-    let mut i = 0;
-    let mut from = 0;
-    loop {
-        let rest = &body[from..];
-        let len = find_byte(d.element, rest).unwrap_or(rest.len());
-        let v = &rest[..len];
+    let mut from = 0usize;
+    let count = n + 1;
+    for i in 0..count {
+        let end = if i < n { ends[i] as usize } else { body.len() };
+        let v = &body[from..end];
         if let Some(spans) = spans.as_deref_mut() {
-            spans.push((base + from as u32, len as u32));
+            spans.push((base + from as u32, v.len() as u32));
         }
+        from = end + 1;
         let Some(entry) = def.entries.get(i) else { return false };
         if v.is_empty() {
             if entry.usage == Usage::Mandatory {
                 return false;
             }
-        } else {
-            if i < 64 {
-                present |= 1 << i;
-            }
-            let fine = match entry.kind {
-                EntryKind::Element(e) => !(simple_has_no_component && find_byte(d.component, v).is_some()) && value_fine(&dict.elements[e], v, d.decimal),
-                EntryKind::Composite(c) => composite_fine(dict, &dict.composites[c].components, v, d.component, d.decimal),
-            };
-            if !fine {
-                return false;
-            }
+            continue;
         }
-        i += 1;
-        from += len + 1;
-        if from > body.len() {
-            break;
+        if i < 64 {
+            present |= 1 << i;
+        }
+        let fine = match entry.kind {
+            EntryKind::Element(e) => !(simple_has_no_component && find_byte(d.component, v).is_some()) && value_fine(&dict.elements[e], v, d.decimal),
+            EntryKind::Composite(c) => composite_fine(dict, &dict.composites[c].components, v, d.component, d.decimal),
+        };
+        if !fine {
+            return false;
         }
     }
+    let i = count;
     def.entries[i.min(def.entries.len())..].iter().all(|e| e.usage != Usage::Mandatory)
         && def.rules.iter().all(|r| rule_holds(r, present))
+}
+
+/// Element separators the quick check keeps track of in one segment (more: the full check).
+const MAX_QUICK: usize = 64;
+
+/// What one pass over a segment's elements found.
+struct Marks {
+    /// Element separators, their positions in `ends`.
+    n: usize,
+    components: bool,
+    repetitions: bool,
+}
+
+/// Finds the element separators of `body` (into `ends`) and whether it has component or
+/// repetition separators, eight bytes a step. `None` when there are more than `ends` holds.
+#[inline]
+fn marks(body: &[u8], d: &super::segment::Delimiters, ends: &mut [u32; MAX_QUICK]) -> Option<Marks> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // The high bit of each byte of `w` equal to `b`, exactly (no borrow between bytes).
+    let eq = |w: u64, b: u8| {
+        let x = w ^ (LO * u64::from(b));
+        !(((x & LOW7) + LOW7) | x) & HI
+    };
+    let (mut n, mut comp, mut rep) = (0usize, 0u64, 0u64);
+    let mut chunks = body.chunks_exact(8);
+    let mut at = 0u32;
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let mut m = eq(w, d.element);
+        comp |= eq(w, d.component);
+        if let Some(r) = d.repetition {
+            rep |= eq(w, r);
+        }
+        while m != 0 {
+            *ends.get_mut(n)? = at + m.trailing_zeros() / 8;
+            n += 1;
+            m &= m - 1;
+        }
+        at += 8;
+    }
+    for (k, &b) in chunks.remainder().iter().enumerate() {
+        if b == d.element {
+            *ends.get_mut(n)? = at + k as u32;
+            n += 1;
+        }
+        comp |= u64::from(b == d.component);
+        rep |= u64::from(Some(b) == d.repetition);
+    }
+    Some(Marks { n, components: comp != 0, repetitions: rep != 0 })
 }
 
 /// The components of a composite (no release characters) valid by their entries.

@@ -515,12 +515,8 @@ impl<'x> Cx<'x> {
                 None => return Direct::General,
                 Some(None) => continue,
                 Some(Some((_, el, _))) => {
-                    let t = trim_bytes(el.as_bytes());
-                    if el.is_escaped() || !t.is_ascii() {
-                        return Direct::General;
-                    }
-                    // ASCII, so UTF-8.
-                    let Ok(t) = std::str::from_utf8(t) else { return Direct::General };
+                    let Some(t) = el.plain_text() else { return Direct::General };
+                    let t = t.trim_matches(' ');
                     if rule.as_ == As::Decimal && (self.set_decimal_mark() != b'.' || !plain_number(t)) {
                         return Direct::General;
                     }

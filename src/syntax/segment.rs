@@ -319,6 +319,16 @@ pub struct Element<'a> {
 }
 
 impl<'a> Element<'a> {
+    /// The value as text when that needs no work: no release characters and, read as the
+    /// interchange's charset, the bytes as they are (UTF-8; for Latin-1, ASCII).
+    #[inline]
+    pub fn plain_text(&self) -> Option<&'a str> {
+        if self.escaped || (self.delims.charset == Charset::Latin1 && !self.raw.is_ascii()) {
+            return None;
+        }
+        std::str::from_utf8(self.raw).ok()
+    }
+
     /// The bytes as written (EDIFACT release characters included).
     #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {

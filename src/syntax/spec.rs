@@ -154,6 +154,9 @@ pub struct Rule {
     pub text: String,
     /// The positions as bits (bit `p - 1`), for checking a segment's present elements in one step.
     pub mask: u64,
+    /// The first position's bit, and the number of positions: the rule decided from bits alone.
+    pub first: u64,
+    pub total: u32,
 }
 
 #[derive(Debug)]
@@ -562,7 +565,8 @@ fn rule(path: &str, seg: &str, s: &str) -> Result<Rule, SpecError> {
         return Err(err(path, 0, format!("segment {seg}: rule {s:?} names a position outside 1..64")));
     }
     let mask = positions.iter().fold(0u64, |m, &p| m | 1 << (p - 1));
-    Ok(Rule { kind: bytes[0], positions, text: s.to_string(), mask })
+    let (first, total) = (1 << (positions[0] - 1), positions.len() as u32);
+    Ok(Rule { kind: bytes[0], positions, text: s.to_string(), mask, first, total })
 }
 
 /// One line of a structure: `  LOOP N1 O 200` or `  BEG M 1`.

@@ -699,9 +699,9 @@ fn value_fine(def: &ElementDef, v: &[u8], mark: u8) -> bool {
 /// Whether a syntax rule holds over the present elements (bit `p - 1` for position `p`).
 #[inline]
 fn rule_holds(rule: &super::spec::Rule, present: u64) -> bool {
-    let n = (present & rule.mask).count_ones() as usize;
-    let total = rule.positions.len();
-    let first = rule.positions[0].checked_sub(1).is_some_and(|p| p < 64 && present & (1 << p) != 0);
+    let n = (present & rule.mask).count_ones();
+    let total = rule.total;
+    let first = present & rule.first != 0;
     match rule.kind {
         b'P' => n == 0 || n == total,
         b'R' => n > 0,

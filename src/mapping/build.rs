@@ -196,7 +196,7 @@ impl Slot for SmolStr {
     }
 
     fn from_text(text: &str) -> Option<Self> {
-        Some(SmolStr::new(text))
+        Some(if text.len() <= 23 { SmolStr::new_inline(text) } else { SmolStr::new(text) })
     }
 }
 

@@ -505,10 +505,12 @@ impl<'x> Cx<'x> {
     }
 
     /// The text of a [`ValueRule::direct`] rule in `scope`, taken straight from its slots: the first
-    /// source with a value gives it. [`Direct::General`] when the general path must decide (a path
-    /// not planned in this scope, release characters, non-ASCII text, a number to rewrite).
+    /// source with a value gives it, its prefix removed and translated by the rule's tables.
+    /// [`Direct::General`] when the general path must decide (a path not planned in this scope,
+    /// release characters, text not as sent, a number to rewrite, a code the tables do not have
+    /// and the rule does not keep).
     #[inline]
-    pub(super) fn direct(&self, rule: &ValueRule, scope: Scope) -> Direct<'x> {
+    pub(super) fn direct(&self, rule: &'x ValueRule, scope: Scope) -> Direct<'x> {
         for src in &rule.sources {
             let Src::Path(p) = src else { return Direct::General };
             match self.planned(p, scope) {
@@ -516,7 +518,17 @@ impl<'x> Cx<'x> {
                 Some(None) => continue,
                 Some(Some((_, el, _))) => {
                     let Some(t) = el.plain_text() else { return Direct::General };
-                    let t = t.trim_matches(' ');
+                    let mut t = t.trim_matches(' ');
+                    if let Some(pre) = &rule.prefix {
+                        t = t.strip_prefix(pre.as_str()).unwrap_or(t);
+                    }
+                    for table in [&rule.codes, &rule.xref].into_iter().flatten() {
+                        match table.get(t) {
+                            Some(m) => t = m,
+                            None if rule.unmatched == Unmatched::Keep || table.entries.is_empty() => {}
+                            None => return Direct::General,
+                        }
+                    }
                     if rule.as_ == As::Decimal && (self.set_decimal_mark() != b'.' || !plain_number(t)) {
                         return Direct::General;
                     }

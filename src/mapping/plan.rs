@@ -141,17 +141,25 @@ fn plan_value(v: &mut ValueRule, own: &mut Plan, mut doc: Option<&mut Plan>) {
     v.direct = is_direct(v);
 }
 
-/// A rule whose value is the trimmed text of the first planned element read that has one.
+/// A rule whose value is the trimmed text of the first source that has one, with at most its
+/// prefix removed and a table's translation: the evaluator takes it straight from the slots while
+/// the sources are planned ([`super::eval::Cx::direct`]).
 fn is_direct(v: &ValueRule) -> bool {
-    let plain = v.when.any.is_empty() && v.when.none.is_empty() && v.codes.is_none() && v.xref.is_none() && v.prefix.is_none() && v.default.is_none();
-    // Decimals with implied places (X12 Nn) are rewritten, not checked.
+    let plain = v.when.any.is_empty() && v.when.none.is_empty() && v.default.is_none();
+    // Decimals with implied places (X12 Nn) are rewritten, not checked; a translated value is
+    // not the number that was read.
     let as_read = |p: &RPath| match (v.as_, &p.read) {
         (As::Text, _) => true,
+        (As::Decimal, _) if v.codes.is_some() || v.xref.is_some() => false,
         (As::Decimal, RRead::Element { ty, .. }) => !matches!(ty, DataType::Numeric(n) if *n > 0),
         (As::Decimal, RRead::Pair { .. }) => true,
         _ => false,
     };
-    plain && !v.sources.is_empty() && v.sources.iter().all(|s| matches!(s, Src::Path(p) if p.probe.is_some() && as_read(p)))
+    // The first source must be planned; a later one that is not sends the rule the general way
+    // when the sources before it have nothing.
+    plain
+        && matches!(v.sources.first(), Some(Src::Path(p)) if p.probe.is_some())
+        && v.sources.iter().all(|s| matches!(s, Src::Path(p) if as_read(p)))
 }
 
 /// `when` / `unless` paths that read an element hold when the element has a value: a probe answers.

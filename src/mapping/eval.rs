@@ -518,7 +518,7 @@ impl<'x> Cx<'x> {
                 Some(None) => continue,
                 Some(Some((_, el, _))) => {
                     let Some(t) = el.plain_text() else { return Direct::General };
-                    let mut t = t.trim_matches(' ');
+                    let mut t = trim_str(t);
                     if let Some(pre) = &rule.prefix {
                         t = t.strip_prefix(pre.as_str()).unwrap_or(t);
                     }
@@ -835,6 +835,17 @@ fn element_in<'x>(s: &Segment<'x>, spans: &[(u32, u32)], at: Position) -> Option
     }
 }
 
+/// Spaces off both ends (`str::trim_matches` goes char by char).
+#[inline]
+fn trim_str(s: &str) -> &str {
+    let b = s.as_bytes();
+    let end = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
+    let start = b[..end].iter().position(|&c| c != b' ').unwrap_or(end);
+    // Both ends are next to an ASCII byte (or the ends of `s`): char boundaries.
+    &s[start..end]
+}
+
+#[inline]
 fn trim_bytes(b: &[u8]) -> &[u8] {
     let end = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
     let start = b[..end].iter().position(|&c| c != b' ').unwrap_or(end);

@@ -323,10 +323,18 @@ impl<'a> Element<'a> {
     /// interchange's charset, the bytes as they are (UTF-8; for Latin-1, ASCII).
     #[inline]
     pub fn plain_text(&self) -> Option<&'a str> {
-        if self.escaped || (self.delims.charset == Charset::Latin1 && !self.raw.is_ascii()) {
+        if self.escaped {
             return None;
         }
-        std::str::from_utf8(self.raw).ok()
+        if self.raw.is_ascii() {
+            // SAFETY: ASCII is UTF-8. (Checked here because `from_utf8` is a call per value that
+            // costs more than the check, and nearly every value is ASCII.)
+            return Some(unsafe { std::str::from_utf8_unchecked(self.raw) });
+        }
+        match self.delims.charset {
+            Charset::Latin1 => None,
+            Charset::Utf8 => std::str::from_utf8(self.raw).ok(),
+        }
     }
 
     /// The bytes as written (EDIFACT release characters included).

@@ -293,6 +293,53 @@ pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
     hay[i..].iter().position(|&b| b == needle).map(|k| i + k)
 }
 
+/// The high bit of each byte of `w` that equals `b`, exactly (no borrow from one byte to the next).
+#[inline]
+pub(crate) fn byte_mask(w: u64, b: u8) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = w ^ (LO * u64::from(b));
+    !(((x & LOW7) + LOW7) | x) & !LOW7
+}
+
+/// The byte range of part `n` (0-based) of `raw` cut at `sep` (no release characters), eight
+/// bytes a step; `None` when `raw` has fewer parts.
+#[inline]
+pub(crate) fn nth_part(raw: &[u8], sep: u8, n: usize) -> Option<(usize, usize)> {
+    let mut start = if n == 0 { Some(0) } else { None };
+    let mut seen = 0;
+    // Each separator at `pos`: the part before it ends there, the next starts after it.
+    let mut at_separator = |pos: usize, start: &mut Option<usize>| -> Option<(usize, usize)> {
+        seen += 1;
+        if seen == n {
+            *start = Some(pos + 1);
+        } else if seen == n + 1 {
+            return start.map(|s| (s, pos));
+        }
+        None
+    };
+    let mut chunks = raw.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut m = byte_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")), sep);
+        while m != 0 {
+            if let Some(r) = at_separator(at + (m.trailing_zeros() / 8) as usize, &mut start) {
+                return Some(r);
+            }
+            m &= m - 1;
+        }
+        at += 8;
+    }
+    for (k, &b) in chunks.remainder().iter().enumerate() {
+        if b == sep {
+            if let Some(r) = at_separator(at + k, &mut start) {
+                return Some(r);
+            }
+        }
+    }
+    start.map(|s| (s, raw.len()))
+}
+
 /// Position of the first `sep` not escaped by `rel`.
 #[inline]
 pub(crate) fn find_unescaped(sep: u8, rel: u8, hay: &[u8]) -> Option<usize> {
@@ -369,7 +416,12 @@ impl<'a> Element<'a> {
     /// Component at a 1-based position.
     #[inline]
     pub fn component(&self, position: usize) -> Option<Element<'a>> {
-        position.checked_sub(1).and_then(|p| self.components().nth(p))
+        let p = position.checked_sub(1)?;
+        if self.escaped && self.delims.release.is_some() {
+            return self.components().nth(p);
+        }
+        let (start, end) = nth_part(self.raw, self.delims.component, p)?;
+        Some(Element { raw: &self.raw[start..end], delims: self.delims, escaped: self.escaped })
     }
 
     /// Repetitions of a repeating element (a non-repeating element yields itself once).
@@ -530,6 +582,18 @@ mod tests {
         }
         assert_eq!(find_byte(0x80, &[0x7f, 0x00, 0xff, 0x80]), Some(3));
         assert_eq!(find_byte(0x01, &[0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01]), Some(8));
+    }
+
+    #[test]
+    fn nth_part_matches_splitting() {
+        for raw in ["", ":", "a", "a:b", "a::b:", ":::", "abcdefgh:ijklmnopq:r", "12345678:", "1234567:9:abcdefghijklmnop:", "::::::::::::::::x"] {
+            let parts: Vec<&[u8]> = raw.as_bytes().split(|&b| b == b':').collect();
+            for n in 0..parts.len() + 2 {
+                let got = nth_part(raw.as_bytes(), b':', n).map(|(s, e)| &raw.as_bytes()[s..e]);
+                assert_eq!(got, parts.get(n).copied(), "{raw:?} part {n}");
+            }
+        }
+        assert_eq!(byte_mask(u64::from_le_bytes(*b"a:b::\x80:\x3a"), b':'), 0x8080_0080_8000_8000);
     }
 
     #[test]

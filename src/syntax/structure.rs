@@ -9,7 +9,7 @@
 use super::diag::{Diagnostic, Location, Problem};
 use super::envelope::Standard;
 use super::reader::{all_printable_ascii, TransactionSet};
-use super::segment::{find_byte, Element, Segment};
+use super::segment::{byte_mask, find_byte, nth_part, Element, Segment};
 use super::spec::{Dictionary, DocumentSpec, ElementDef, Entry, EntryKind, LoopNode, Node, SegmentDef, Usage};
 use super::types::{self, DataType};
 use std::collections::HashMap;
@@ -613,14 +613,7 @@ struct Marks {
 /// repetition separators, eight bytes a step. `None` when there are more than `ends` holds.
 #[inline]
 fn marks(body: &[u8], d: &super::segment::Delimiters, ends: &mut [u32; MAX_QUICK]) -> Option<Marks> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // The high bit of each byte of `w` equal to `b`, exactly (no borrow between bytes).
-    let eq = |w: u64, b: u8| {
-        let x = w ^ (LO * u64::from(b));
-        !(((x & LOW7) + LOW7) | x) & HI
-    };
+    let eq = byte_mask;
     let (mut n, mut comp, mut rep) = (0usize, 0u64, 0u64);
     let mut chunks = body.chunks_exact(8);
     let mut at = 0u32;
@@ -656,7 +649,7 @@ fn composite_fine(dict: &Dictionary, entries: &[Entry], v: &[u8], sep: u8, mark:
     let mut from = 0;
     loop {
         let rest = &v[from..];
-        let len = find_byte(sep, rest).unwrap_or(rest.len());
+        let len = nth_part(rest, sep, 0).map_or(rest.len(), |(_, end)| end);
         let part = &rest[..len];
         let Some(entry) = entries.get(k) else { return false };
         if part.is_empty() {

@@ -137,7 +137,7 @@ impl<T: Slot> Slot for Vec<T> {
         let Rule::Array(entries) = rule else {
             return Err(Box::new(MapError::new("is not a list in the mapping, but a list in the canonical document")));
         };
-        let list = out.insert(Vec::new());
+        let list = out.insert(Vec::with_capacity(cx.members_hint(entries, scope)));
         let mut i = 0usize;
         members(cx, entries, scope, &mut |member| {
             let traced = cx.tracing();

@@ -652,6 +652,23 @@ impl<'x> Cx<'x> {
         Ok(())
     }
 
+    /// At most how many members `entries` give in `scope`, when that is quick to tell (one step
+    /// over child loops or segments per entry); else 0. Lists reserve it.
+    pub(super) fn members_hint(&self, entries: &[Entry], scope: Scope) -> usize {
+        let (Scope::Inst(i), false) = (scope, self.tracing()) else { return 0 };
+        let mut n = 0;
+        for e in entries {
+            let Some(p) = &e.each else { return 0 };
+            let ([step], false) = (p.steps.as_slice(), p.absolute) else { return 0 };
+            n += match step.kind {
+                StepKind::Loop(key) => self.tree.children(i).iter().filter(|&&c| self.tree.instance(c).name == key && self.cond_ok(self.tree.instance(c).first, &step.conds)).count(),
+                StepKind::Segment(tag) => self.tree.segments(i).iter().filter(|&&s| self.tree.tag(s) == tag && self.cond_ok(s, &step.conds)).count(),
+                _ => return 0,
+            };
+        }
+        n
+    }
+
     /// Calls `f` on each scope path `p` matches from `scope`, in document order.
     fn each_match(&self, p: &RPath, scope: Scope, f: &mut dyn FnMut(Scope) -> Result<(), Fail>) -> Result<(), Fail> {
         let mut failed = None;

@@ -352,14 +352,8 @@ impl<'x> Cx<'x> {
     /// `None` when the path is not planned here (it is walked instead).
     #[inline]
     fn planned(&self, p: &RPath, scope: Scope) -> Option<Option<Found<'x>>> {
-        let r = p.probe?;
-        let frames = self.frames.borrow();
-        let (k, frame) = match r {
-            ProbeRef::Document(k) => (k, frames.first()),
-            ProbeRef::Scope(k) => (k, frames.last().filter(|f| f.0 == scope)),
-        };
-        let &(_, base) = frame?;
-        Some(self.slots.borrow()[base as usize + usize::from(k)])
+        let i = slot_of(&self.frames.borrow(), p, scope)?;
+        Some(self.slots.borrow()[i])
     }
 
     fn note_used(&self, seg: u32, at: Position) {
@@ -511,9 +505,10 @@ impl<'x> Cx<'x> {
     /// and the rule does not keep).
     #[inline]
     pub(super) fn direct(&self, rule: &'x ValueRule, scope: Scope) -> Direct<'x> {
+        let (frames, slots) = (self.frames.borrow(), self.slots.borrow());
         for src in &rule.sources {
             let Src::Path(p) = src else { return Direct::General };
-            match self.planned(p, scope) {
+            match slot_of(&frames, p, scope).map(|i| &slots[i]) {
                 None => return Direct::General,
                 Some(None) => continue,
                 Some(Some((_, el, _))) => {
@@ -839,6 +834,16 @@ impl<'x> Cx<'x> {
             t.borrow_mut().stack.pop();
         }
     }
+}
+
+/// Where a planned path's slot is among `frames`' slots, when the path is planned for `scope`.
+#[inline]
+fn slot_of(frames: &[(Scope, u32)], p: &RPath, scope: Scope) -> Option<usize> {
+    let (k, frame) = match p.probe? {
+        ProbeRef::Document(k) => (k, frames.first()),
+        ProbeRef::Scope(k) => (k, frames.last().filter(|f| f.0 == scope)),
+    };
+    Some(frame?.1 as usize + usize::from(k))
 }
 
 /// Element or component `at` (1-based) of segment `s`, whose element spans are `spans`.

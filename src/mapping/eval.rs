@@ -298,13 +298,24 @@ impl<'x> Cx<'x> {
         let bytes = s.as_bytes();
         let spans = self.tree.element_spans(seg);
         let element = |at: Position| element_in(&s, spans, at);
+        // Probes of one tag mostly test the same qualifier (`QTY01-2[01-1=21]`, `[01-1=12]`):
+        // the value tested last is kept.
+        let mut tested: Option<(Position, &[u8])> = None;
+        let mut value_at = |at: Position| match tested {
+            Some((p, v)) if p == at => v,
+            _ => {
+                let v = element(at).map_or(&b""[..], |e| trim_bytes(e.as_bytes()));
+                tested = Some((at, v));
+                v
+            }
+        };
         for &k in &probes.each {
             let slot = &mut slots[usize::from(k)];
             if slot.is_some() {
                 continue;
             }
             let p = &plan.probes[usize::from(k)];
-            let holds = p.conds.iter().all(|c| c.test.accepts(element(c.at).map_or(&b""[..], |e| trim_bytes(e.as_bytes()))));
+            let holds = p.conds.iter().all(|c| c.test.accepts(value_at(c.at)));
             if !holds {
                 continue;
             }

@@ -568,8 +568,8 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spa
     let mut present = 0u64;
     let mut from = 0usize;
     let count = n + 1;
-    for i in 0..count {
-        let end = if i < n { ends[i] as usize } else { body.len() };
+    // Each element ends at a separator, the last at the end of the segment.
+    for (i, end) in ends[..n].iter().map(|&e| e as usize).chain(std::iter::once(body.len())).enumerate() {
         let v = &body[from..end];
         if let Some(spans) = spans.as_deref_mut() {
             spans.push((base + from as u32, v.len() as u32));

@@ -600,8 +600,9 @@ pub(crate) struct ValueRule {
     pub all: bool,
     /// Removed from the front of the value when there (`"00"` before an SSCC in MAN*GM).
     pub prefix: Option<String>,
-    /// Every source is a planned element read and nothing transforms the value but a trim (and, for
-    /// decimals, nothing but a check): its text is taken straight from the slot ([`plan`]).
+    /// The value is the trimmed text of the first source that has one (its prefix removed, a
+    /// table's translation; a decimal only checked), and the first source is planned: its text is
+    /// taken straight from the slots ([`plan`], [`eval::Cx::direct`]).
     pub direct: bool,
     pub origin: Origin,
     /// The canonical field it fills (`lines.quantity.unit`).

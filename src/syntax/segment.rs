@@ -584,6 +584,20 @@ mod tests {
         assert_eq!(find_byte(0x01, &[0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01]), Some(8));
     }
 
+    /// Text taken as it is only when that is what decoding would give.
+    #[test]
+    fn plain_text_only_when_nothing_to_decode() {
+        assert_eq!(x12("N1*ST*PLANT 2").element(2).and_then(|e| e.plain_text()), Some("PLANT 2"));
+        assert_eq!(edi("CTA+DL+:Sean O?'Brien").element(2).and_then(|e| e.component(2)).and_then(|e| e.plain_text()), None);
+        let utf8 = "NAD+BY+M\u{fc}ller";
+        assert_eq!(edi(utf8).element(2).and_then(|e| e.plain_text()), Some("M\u{fc}ller"));
+        let latin1 = [b"NAD+BY+M".as_slice(), &[0xfc], b"ller"].concat();
+        let delims = Delimiters { charset: Charset::Latin1, ..Delimiters::EDIFACT };
+        let seg = Segment::new(&latin1, 0, delims, false);
+        let el = seg.element(2).expect("NAD02");
+        assert_eq!((el.plain_text(), el.text().as_ref()), (None, "M\u{fc}ller"));
+    }
+
     #[test]
     fn nth_part_matches_splitting() {
         for raw in ["", ":", "a", "a:b", "a::b:", ":::", "abcdefgh:ijklmnopq:r", "12345678:", "1234567:9:abcdefghijklmnop:", "::::::::::::::::x"] {

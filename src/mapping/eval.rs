@@ -659,7 +659,8 @@ impl<'x> Cx<'x> {
     }
 
     /// At most how many members `entries` give in `scope`, when that is quick to tell (one step
-    /// over child loops or segments per entry); else 0. Lists reserve it.
+    /// over child loops or segments per entry); else 0. Lists reserve it. (Walking longer paths
+    /// twice costs more than regrowing the list.)
     pub(super) fn members_hint(&self, entries: &[Entry], scope: Scope) -> usize {
         let (Scope::Inst(i), false) = (scope, self.tracing()) else { return 0 };
         let mut n = 0;
@@ -868,14 +869,13 @@ fn element_in<'x>(s: &Segment<'x>, spans: &[(u32, u32)], at: Position) -> Option
     }
 }
 
-/// Spaces off both ends (`str::trim_matches` goes char by char).
+/// Spaces off both ends, byte-wise ([`trim_bytes`]; `str::trim_matches` goes char by char).
 #[inline]
 fn trim_str(s: &str) -> &str {
-    let b = s.as_bytes();
-    let end = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
-    let start = b[..end].iter().position(|&c| c != b' ').unwrap_or(end);
-    // Both ends are next to an ASCII byte (or the ends of `s`): char boundaries.
-    &s[start..end]
+    let t = trim_bytes(s.as_bytes());
+    let start = t.as_ptr() as usize - s.as_ptr() as usize;
+    // Only spaces (ASCII) are cut: both ends are char boundaries.
+    &s[start..start + t.len()]
 }
 
 #[inline]
@@ -928,7 +928,6 @@ enum Num {
 
 /// A number as the canonical document writes it: `.` as decimal mark, implied decimals (X12 Nn) placed.
 fn decimal(t: &str, ty: Option<DataType>, mark: u8) -> Result<Num, String> {
-    let plain = plain_number;
     match ty {
         Some(DataType::Numeric(n)) if n > 0 => {
             let (neg, digits) = match t.strip_prefix('-') {
@@ -956,7 +955,7 @@ fn decimal(t: &str, ty: Option<DataType>, mark: u8) -> Result<Num, String> {
             out.push(frac)?;
             Ok(Num::Placed(out))
         }
-        _ if mark == b'.' && plain(t) => Ok(Num::AsIs),
+        _ if mark == b'.' && plain_number(t) => Ok(Num::AsIs),
         _ => {
             let mut s: String = t.chars().map(|c| if c == ',' && mark == b',' { '.' } else { c }).collect();
             if let Some(rest) = s.strip_prefix('+') {
@@ -968,7 +967,7 @@ fn decimal(t: &str, ty: Option<DataType>, mark: u8) -> Result<Num, String> {
             if s.starts_with('.') || s.starts_with("-.") {
                 s = s.replacen('.', "0.", 1);
             }
-            if !plain(&s) {
+            if !plain_number(&s) {
                 return Err(format!("{t:?} is not a decimal number"));
             }
             Ok(Num::Written(s))

@@ -567,7 +567,6 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spa
     let simple_has_no_component = d.release.is_none() && components;
     let mut present = 0u64;
     let mut from = 0usize;
-    let count = n + 1;
     // Each element ends at a separator, the last at the end of the segment.
     for (i, end) in ends[..n].iter().map(|&e| e as usize).chain(std::iter::once(body.len())).enumerate() {
         let v = &body[from..end];
@@ -593,8 +592,8 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spa
             return false;
         }
     }
-    let i = count;
-    def.entries[i.min(def.entries.len())..].iter().all(|e| e.usage != Usage::Mandatory)
+    // `n + 1` elements were given.
+    def.entries[(n + 1).min(def.entries.len())..].iter().all(|e| e.usage != Usage::Mandatory)
         && def.rules.iter().all(|r| rule_holds(r, present))
 }
 
@@ -613,16 +612,15 @@ struct Marks {
 /// repetition separators, eight bytes a step. `None` when there are more than `ends` holds.
 #[inline]
 fn marks(body: &[u8], d: &super::segment::Delimiters, ends: &mut [u32; MAX_QUICK]) -> Option<Marks> {
-    let eq = byte_mask;
     let (mut n, mut comp, mut rep) = (0usize, 0u64, 0u64);
     let mut chunks = body.chunks_exact(8);
     let mut at = 0u32;
     for chunk in &mut chunks {
         let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let mut m = eq(w, d.element);
-        comp |= eq(w, d.component);
+        let mut m = byte_mask(w, d.element);
+        comp |= byte_mask(w, d.component);
         if let Some(r) = d.repetition {
-            rep |= eq(w, r);
+            rep |= byte_mask(w, r);
         }
         while m != 0 {
             *ends.get_mut(n)? = at + m.trailing_zeros() / 8;

@@ -15,6 +15,11 @@ use edigate::translate::Translator;
 use std::hint::black_box;
 use std::time::Duration;
 
+/// The allocator the `edigate` binary ships with (`src/main.rs`), so that allocation costs what it
+/// costs in `edigate translate`.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The floor the issue names: a plain `memchr` split of the bytes into segments and elements, every
 /// element located as a slice (its length summed so that the work cannot be skipped).
 fn memchr_floor(data: &[u8], terminator: u8, separator: u8) -> usize {
@@ -113,6 +118,12 @@ fn bench(c: &mut Criterion) {
         g.bench_function("tokenize", |b| b.iter(|| tokenize(black_box(&data))));
         g.bench_function("validate", |b| {
             b.iter(|| validate(black_box(&data[..]), Options::default()).expect("validate").errors_total)
+        });
+        // What translate validates: the same, recording the tree of loops and element spans that
+        // mapping reads (so translate minus this is the mapping's own time).
+        g.bench_function("validate-tree", |b| {
+            let opts = Options { record_tree: true, ..Options::default() };
+            b.iter(|| validate(black_box(&data[..]), opts).expect("validate").errors_total)
         });
         g.bench_function("translate", |b| b.iter(|| translate(&translator, black_box(&data))));
         g.finish();

@@ -785,22 +785,28 @@ enum TrailerKind {
     Interchange,
 }
 
-/// True when every byte is in 0x20..=0x7E: 8 bytes per step (exact: the "has less" / "has more"
-/// word tricks answer for the whole word without false positives when the limits are below 128).
+/// True when every byte is in 0x20..=0x7E: 8 bytes per step ([`unprintable_mask`]).
 pub(super) fn all_printable_ascii(bytes: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
-        // Adding 1 (127 - 0x7E) to each byte sets the high bit of 0x7F and above.
-        let above_tilde = (w.wrapping_add(LO) | w) & HI;
-        if below_space | above_tilde != 0 {
+        if unprintable_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes"))) != 0 {
             return false;
         }
     }
     chunks.remainder().iter().all(|b| (0x20..0x7f).contains(b))
+}
+
+/// Non-zero when a byte of `w` is outside 0x20..=0x7E. Only zero / non-zero is exact (the "has
+/// less" / "has more" word tricks answer for the whole word without false positives when the
+/// limits are below 128), not which byte.
+#[inline]
+pub(super) fn unprintable_mask(w: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+    // Adding 1 (127 - 0x7E) to each byte sets the high bit of 0x7F and above.
+    let above_tilde = (w.wrapping_add(LO) | w) & HI;
+    below_space | above_tilde
 }
 
 fn seg_at<'a, R: Read>(scan: &'a Scanner<R>, delims: Delimiters, raw: &Raw) -> Segment<'a> {

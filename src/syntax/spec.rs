@@ -142,6 +142,8 @@ pub struct CompositeDef {
     pub id: String,
     pub name: String,
     pub components: Vec<Entry>,
+    /// How many leading components hold every mandatory one (see [`SegmentDef::required`]).
+    pub required: usize,
 }
 
 /// X12 syntax note on a segment: P (paired), R (required: at least one), E (exclusion),
@@ -165,6 +167,14 @@ pub struct SegmentDef {
     pub name: String,
     pub entries: Vec<Entry>,
     pub rules: Vec<Rule>,
+    /// How many leading entries hold every mandatory one: a segment that gives at least this many
+    /// elements has none missing at its end.
+    pub required: usize,
+}
+
+/// How many leading `entries` hold every mandatory one.
+fn required(entries: &[Entry]) -> usize {
+    entries.iter().rposition(|e| e.usage == Usage::Mandatory).map_or(0, |i| i + 1)
 }
 
 /// All data elements, composites, segments and code lists of one version or directory.
@@ -517,14 +527,14 @@ fn load_dictionary(path: &str, text: &str) -> Result<Dictionary, SpecError> {
             .map(|s| entry(path, &d, s, false))
             .collect::<Result<Vec<_>, _>>()?;
         d.composite_index.insert(id.clone(), d.composites.len());
-        d.composites.push(CompositeDef { id: id.clone(), name: c.name.clone(), components });
+        d.composites.push(CompositeDef { id: id.clone(), name: c.name.clone(), required: required(&components), components });
     }
     for (id, s) in &file.segments {
         let entries =
             s.elements.iter().map(|e| entry(path, &d, e, true)).collect::<Result<Vec<_>, _>>()?;
         let rules = s.rules.iter().map(|r| rule(path, id, r)).collect::<Result<Vec<_>, _>>()?;
         d.segment_index.insert(tag(id.as_bytes()), d.segments.len());
-        d.segments.push(SegmentDef { id: id.clone(), name: s.name.clone(), entries, rules });
+        d.segments.push(SegmentDef { id: id.clone(), name: s.name.clone(), required: required(&entries), entries, rules });
     }
     Ok(d)
 }

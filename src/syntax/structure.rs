@@ -8,7 +8,7 @@
 
 use super::diag::{Diagnostic, Location, Problem};
 use super::envelope::Standard;
-use super::reader::{all_printable_ascii, TransactionSet};
+use super::reader::{all_printable_ascii, unprintable_mask, TransactionSet};
 use super::segment::{byte_mask, find_byte, nth_part, Element, Segment};
 use super::spec::{Dictionary, DocumentSpec, ElementDef, Entry, EntryKind, LoopNode, Node, SegmentDef, Usage};
 use super::types::{self, DataType};
@@ -30,6 +30,7 @@ struct Frame<'s> {
 pub struct Validator {
     hl_levels: HierarchyIds,
     tree: Tree,
+    rules: RulesMemo,
     /// Record each set's [`Tree`] (segment owners, tags, element spans) for the mappings.
     record: bool,
     /// Check every segment the long way, describing as it goes (tests compare this with the
@@ -62,6 +63,7 @@ impl Validator {
         out: &mut Vec<Diagnostic>,
     ) {
         self.hl_levels.clear();
+        self.rules.clear();
         self.tree.clear(set.len());
         let mut stack: Vec<Frame<'_>> =
             vec![Frame { node: &doc.root, idx: 0, count: 0, inst: 0 }];
@@ -91,7 +93,7 @@ impl Validator {
                     if in_full {
                         check_elements_in_full(dict, sdef, &seg, number, doc.standard, spans, out);
                     } else {
-                        check_elements(dict, sdef, &seg, number, doc.standard, spans, out);
+                        check_elements(dict, sdef, &seg, number, doc.standard, spans, &mut self.rules, out);
                     }
                     if t == doc.hierarchy_tag && t != 0 {
                         self.check_hierarchy(doc, &seg, number, out);
@@ -514,6 +516,7 @@ fn missing_after(f: &Frame<'_>, until: usize, offset: u64, number: u32, out: &mu
 }
 
 /// Checks each element of a segment against its definition.
+#[allow(clippy::too_many_arguments)]
 fn check_elements(
     dict: &Dictionary,
     def: &SegmentDef,
@@ -521,13 +524,14 @@ fn check_elements(
     number: u32,
     standard: Standard,
     mut spans: Option<&mut Vec<(u32, u32)>>,
+    rules: &mut RulesMemo,
     out: &mut Vec<Diagnostic>,
 ) {
     // Nearly every segment is fine: that is decided first, without building any message. Only a
     // segment with a problem (or release characters, or bytes outside printable ASCII) is walked
     // again below, where each problem is described.
     let before = spans.as_deref().map_or(0, Vec::len);
-    if elements_fine(dict, def, seg, spans.as_deref_mut()) {
+    if elements_fine(dict, def, seg, spans.as_deref_mut()).is_some_and(|present| rules.hold(def, present)) {
         if standard == Standard::Edifact && def.id == "DTM" {
             check_edifact_date(seg, number, out);
         }
@@ -539,28 +543,32 @@ fn check_elements(
     check_elements_in_full(dict, def, seg, number, standard, spans, out);
 }
 
-/// True when every element of `seg` is valid by `def` and the segment's syntax rules hold (the
-/// EDIFACT date check aside). Pushes the element spans as it goes. False when something is wrong
+/// The present elements of `seg` (bit `p - 1` for position `p`) when every element is valid by
+/// `def` (the segment's syntax rules and the EDIFACT date check aside: [`RulesMemo::hold`] decides
+/// the rules from the bits). Pushes the element spans as it goes. `None` when something is wrong
 /// or the segment is not plain (release characters, bytes outside printable ASCII, repetitions):
 /// then [`check_elements_in_full`] decides.
 #[inline]
-fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spans: Option<&mut Vec<(u32, u32)>>) -> bool {
+fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spans: Option<&mut Vec<(u32, u32)>>) -> Option<u64> {
     let bytes = seg.as_bytes();
-    if seg.is_escaped() || !all_printable_ascii(bytes) {
-        return false;
+    if seg.is_escaped() {
+        return None;
     }
     let d = seg.delimiters();
     let Some(body) = seg.body() else {
-        return def.entries.iter().all(|e| e.usage != Usage::Mandatory);
+        return (def.required == 0 && all_printable_ascii(bytes)).then_some(0);
     };
+    if !all_printable_ascii(&bytes[..bytes.len() - body.len()]) {
+        return None;
+    }
     let base = (bytes.len() - body.len()) as u32;
     // One pass over the segment finds the element separators and tells whether any component or
     // repetition separator is there: without one no element is a composite, without the other
     // none repeats.
     let mut ends = [0u32; MAX_QUICK];
-    let Some(Marks { n, components, repetitions }) = marks(body, d, &mut ends) else { return false };
-    if repetitions {
-        return false;
+    let Marks { n, components, repetitions, printable } = marks(body, d, &mut ends)?;
+    if repetitions || !printable {
+        return None;
     }
     // X12 simple elements must not contain the component separator (EDIFACT's have a release
     // character to write one).
@@ -574,10 +582,10 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spa
             spans.push((base + from as u32, v.len() as u32));
         }
         from = end + 1;
-        let Some(entry) = def.entries.get(i) else { return false };
+        let entry = def.entries.get(i)?;
         if v.is_empty() {
             if entry.usage == Usage::Mandatory {
-                return false;
+                return None;
             }
             continue;
         }
@@ -586,15 +594,54 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spa
         }
         let fine = match entry.kind {
             EntryKind::Element(e) => !(simple_has_no_component && find_byte(d.component, v).is_some()) && value_fine(&dict.elements[e], v, d.decimal),
-            EntryKind::Composite(c) => composite_fine(dict, &dict.composites[c].components, v, d.component, d.decimal),
+            EntryKind::Composite(c) => {
+                let c = &dict.composites[c];
+                composite_fine(dict, &c.components, c.required, v, d.component, d.decimal)
+            }
         };
         if !fine {
-            return false;
+            return None;
         }
     }
     // `n + 1` elements were given.
-    def.entries[(n + 1).min(def.entries.len())..].iter().all(|e| e.usage != Usage::Mandatory)
-        && def.rules.iter().all(|r| rule_holds(r, present))
+    (n + 1 >= def.required).then_some(present)
+}
+
+/// Whether segments' syntax rules hold, remembering per segment definition the last set of present
+/// elements that passed: the segments of one kind in a set mostly give the same elements, and the
+/// rules depend on nothing else. (Checking each rule was ~180 instructions per segment.)
+/// Cleared for every set: within one set the dictionary is borrowed, so an address names one
+/// definition.
+#[derive(Default)]
+struct RulesMemo {
+    /// Direct-mapped by the definition's address: (address, present elements that passed).
+    seen: Vec<(usize, u64)>,
+}
+
+impl RulesMemo {
+    const SLOTS: usize = 64;
+
+    fn clear(&mut self) {
+        self.seen.clear();
+        self.seen.resize(Self::SLOTS, (0, 0));
+    }
+
+    #[inline]
+    fn hold(&mut self, def: &SegmentDef, present: u64) -> bool {
+        if def.rules.is_empty() {
+            return true;
+        }
+        let key = def as *const SegmentDef as usize;
+        let slot = &mut self.seen[(key / std::mem::size_of::<SegmentDef>()) % Self::SLOTS];
+        if *slot == (key, present) {
+            return true;
+        }
+        let holds = def.rules.iter().all(|r| rule_holds(r, present));
+        if holds {
+            *slot = (key, present);
+        }
+        holds
+    }
 }
 
 /// Element separators the quick check keeps track of in one segment (more: the full check).
@@ -606,18 +653,22 @@ struct Marks {
     n: usize,
     components: bool,
     repetitions: bool,
+    /// Every byte is printable ASCII.
+    printable: bool,
 }
 
-/// Finds the element separators of `body` (into `ends`) and whether it has component or
-/// repetition separators, eight bytes a step. `None` when there are more than `ends` holds.
+/// Finds the element separators of `body` (into `ends`), whether it has component or repetition
+/// separators, and whether all of it is printable ASCII, eight bytes a step. `None` when there are
+/// more separators than `ends` holds.
 #[inline]
 fn marks(body: &[u8], d: &super::segment::Delimiters, ends: &mut [u32; MAX_QUICK]) -> Option<Marks> {
-    let (mut n, mut comp, mut rep) = (0usize, 0u64, 0u64);
+    let (mut n, mut comp, mut rep, mut odd) = (0usize, 0u64, 0u64, 0u64);
     let mut chunks = body.chunks_exact(8);
     let mut at = 0u32;
     for chunk in &mut chunks {
         let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
         let mut m = byte_mask(w, d.element);
+        odd |= unprintable_mask(w);
         comp |= byte_mask(w, d.component);
         if let Some(r) = d.repetition {
             rep |= byte_mask(w, r);
@@ -636,13 +687,14 @@ fn marks(body: &[u8], d: &super::segment::Delimiters, ends: &mut [u32; MAX_QUICK
         }
         comp |= u64::from(b == d.component);
         rep |= u64::from(Some(b) == d.repetition);
+        odd |= u64::from(!(b' '..=b'~').contains(&b));
     }
-    Some(Marks { n, components: comp != 0, repetitions: rep != 0 })
+    Some(Marks { n, components: comp != 0, repetitions: rep != 0, printable: odd == 0 })
 }
 
 /// The components of a composite (no release characters) valid by their entries.
 #[inline]
-fn composite_fine(dict: &Dictionary, entries: &[Entry], v: &[u8], sep: u8, mark: u8) -> bool {
+fn composite_fine(dict: &Dictionary, entries: &[Entry], required: usize, v: &[u8], sep: u8, mark: u8) -> bool {
     let mut k = 0;
     let mut from = 0;
     loop {
@@ -665,7 +717,7 @@ fn composite_fine(dict: &Dictionary, entries: &[Entry], v: &[u8], sep: u8, mark:
             break;
         }
     }
-    entries[k.min(entries.len())..].iter().all(|e| e.usage != Usage::Mandatory)
+    k >= required
 }
 
 /// A value (printable ASCII, no release characters) valid by its element definition: what

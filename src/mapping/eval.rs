@@ -528,11 +528,13 @@ impl<'x> Cx<'x> {
                     if let Some(pre) = &rule.prefix {
                         t = t.strip_prefix(pre.as_str()).unwrap_or(t);
                     }
-                    for table in [&rule.codes, &rule.xref].into_iter().flatten() {
-                        match table.get(t) {
-                            Some(m) => t = m,
-                            None if rule.unmatched == Unmatched::Keep || table.entries.is_empty() => {}
-                            None => return Direct::General,
+                    if rule.codes.is_some() || rule.xref.is_some() {
+                        for table in [&rule.codes, &rule.xref].into_iter().flatten() {
+                            match table.get(t) {
+                                Some(m) => t = m,
+                                None if rule.unmatched == Unmatched::Keep || table.entries.is_empty() => {}
+                                None => return Direct::General,
+                            }
                         }
                     }
                     if rule.as_ == As::Decimal && (self.set_decimal_mark() != b'.' || !plain_number(t)) {

@@ -1079,4 +1079,20 @@ mod tests {
         }
         assert!(compared > 6000, "{compared} sets compared");
     }
+
+    /// The rules memo only remembers elements that passed: a PO1 that breaks P0809 after PO1s
+    /// that kept it (and a second one like it) are each reported, in one set and across sets.
+    #[test]
+    fn syntax_rules_are_checked_for_every_segment() {
+        let sample = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/samples/x12/004010/850-globex-three-lines.edi")).expect("sample");
+        // Line 2 and line 3 lose PO109 (the vendor part number after its qualifier VP).
+        let broken = sample.replace("*VP*GX-5120-B*", "*VP**").replace("*VP*GX-TP-0750*", "*VP**");
+        assert_ne!(broken, sample);
+        for data in [sample.clone(), broken.clone(), format!("{sample}{broken}")] {
+            let report = crate::syntax::validate::validate(data.as_bytes(), Default::default()).expect("reading");
+            let p0809 = report.all_diagnostics().filter(|(_, d)| d.message.contains("P0809")).count();
+            let expected = data.matches("*VP**").count();
+            assert_eq!(p0809, expected, "{:#?}", report.all_diagnostics().map(|(_, d)| &d.message).collect::<Vec<_>>());
+        }
+    }
 }

@@ -223,6 +223,13 @@ fn finish(plan: &mut Plan) {
         };
         add_to(group, i, p);
     }
+    // Probes that test the same element or component come one after the other, so that the value
+    // tested last is reused (`PIA02-1[02-2=SRV|EN]`, `PIA02-1[02-2=SA]`, ...). A segment's probes
+    // fill their own slots, so their order does not matter otherwise.
+    let key = |k: &u16| plan.probes[usize::from(*k)].conds.first().map(|c| (c.at.element, c.at.component));
+    for group in plan.by_tag.iter_mut().chain(plan.by_loop.iter_mut().map(|(_, _, g)| g)) {
+        group.each.sort_by_key(key);
+    }
 }
 
 /// Puts probe `i` in its tag's group: in a pair scan when it can be answered by one, else alone.

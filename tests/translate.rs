@@ -155,3 +155,38 @@ fn a_value_that_does_not_map_names_the_field_the_element_and_the_rule() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Evaluation plans (probes filled in one pass per scope, keyed by condition codes, taken as direct
+/// values) only change how fast a document is made: every sample, with the repository's partner
+/// profiles, gives the same documents and the same errors as walking every path (a traced run, which
+/// plans nothing).
+#[test]
+fn planned_evaluation_gives_what_walking_every_path_gives() {
+    use edigate::mapping::Library;
+    use edigate::profiles::Profiles;
+    use edigate::syntax::validate::Options;
+    use edigate::translate::Translator;
+    let library = Library::load(&root().join("mappings")).expect("mappings");
+    let profiles = Profiles::load(&root().join("partner-profiles")).expect("profiles");
+    let outcomes = |data: &[u8], trace: bool| {
+        let mut t = Translator::new(&library, &profiles);
+        t.trace = trace;
+        let mut out = vec![];
+        t.translate(data, Options::default(), |o| {
+            out.push(match o.result {
+                Ok(d) => serde_json::to_string(&d).expect("JSON"),
+                Err(e) => format!("error: {e}"),
+            })
+        })
+        .expect("reading from memory");
+        out
+    };
+    let mut documents = 0;
+    for file in good_samples() {
+        let data = std::fs::read(root().join(&file)).expect("sample");
+        let (planned, walked) = (outcomes(&data, false), outcomes(&data, true));
+        assert_eq!(planned, walked, "{}", file.display());
+        documents += planned.iter().filter(|o| !o.starts_with("error: ")).count();
+    }
+    assert!(documents >= 30, "{documents} documents compared");
+}

@@ -8,7 +8,7 @@
 //! rule that read it.
 
 use super::{As, Body, Entry, Inbound, Obj, Origin, RCond, RPath, RRead, Src, StepKind, Unmatched, ValueRule};
-use super::plan::{Plan, ProbeRef, TagProbes};
+use super::plan::{Plan, Probe, ProbeRef, TagProbes};
 use crate::syntax::spec::pack_code;
 use super::path::Position;
 use crate::model::{self, Document, Provenance};
@@ -309,6 +309,10 @@ impl<'x> Cx<'x> {
                 v
             }
         };
+        let read = |p: &Probe| match &p.read {
+            RRead::Element { at, .. } => element(*at).filter(|el| !trim_bytes(el.as_bytes()).is_empty()).map(|el| (seg, el, *at)),
+            read => self.read(read, seg).map(|(el, at)| (seg, el, at)),
+        };
         for &k in &probes.each {
             let slot = &mut slots[usize::from(k)];
             if slot.is_some() {
@@ -319,10 +323,21 @@ impl<'x> Cx<'x> {
             if !holds {
                 continue;
             }
-            *slot = match &p.read {
-                RRead::Element { at, .. } => element(*at).filter(|el| !trim_bytes(el.as_bytes()).is_empty()).map(|el| (seg, el, *at)),
-                read => self.read(read, seg).map(|(el, at)| (seg, el, at)),
-            };
+            *slot = read(p);
+        }
+        for group in &probes.keyed {
+            // The first condition of each probe here: one of its codes at `group.at`.
+            let Some(code) = pack_code(value_at(group.at)) else { continue };
+            for &(want, k) in &group.probes {
+                let slot = &mut slots[usize::from(k)];
+                if want != code || slot.is_some() {
+                    continue;
+                }
+                let p = &plan.probes[usize::from(k)];
+                if p.conds[1..].iter().all(|c| c.test.accepts(value_at(c.at))) {
+                    *slot = read(p);
+                }
+            }
         }
         for scan in &probes.pairs {
             // Bit n: probe n of the scan is answered (filled before, or its qualifier seen here:

@@ -12,6 +12,7 @@
 //! Only what is planned changes: rules of other shapes (loops, parents, several steps) are walked as
 //! before, and so is everything when a mapping trace is recorded.
 
+use super::path::{Position, Test};
 use super::{As, Body, Obj, RCond, RPath, RRead, Rule, Src, StepKind, ValueRule, When};
 use crate::syntax::types::DataType;
 use crate::syntax::spec::pack_code;
@@ -35,6 +36,18 @@ pub(crate) struct TagProbes {
     /// Pair reads over the same elements (`PO106..25=BP`, `PO106..25=VP`, ...), answered together
     /// in one pass over the pairs.
     pub pairs: Vec<PairScan>,
+    /// Probes whose first condition asks for one of some short codes at one element or component.
+    pub keyed: Vec<Keyed>,
+}
+
+/// Probes whose first condition asks for one of some short codes at `at` (`QTY01-2[01-1=47]`,
+/// `QTY01-2[01-1=46]`, `PIA02-1[02-2=SRV|EN]`, ...): the value there is taken once per segment and
+/// only the probes that name it are asked further.
+#[derive(Debug)]
+pub(crate) struct Keyed {
+    pub at: Position,
+    /// (a code the condition accepts, as [`pack_code`]; probe index): one entry per code.
+    pub probes: Vec<(u64, u16)>,
 }
 
 /// One pass over the qualifier/value pairs at elements `first`, `first + 2`, ... before `last`,
@@ -240,6 +253,20 @@ fn add_to(group: &mut TagProbes, i: u16, p: &Probe) {
                 Some(s) => s.probes.push((c, i)),
                 None => group.pairs.push(PairScan { first: *first, last: *last, probes: vec![(c, i)] }),
             }
+            return;
+        }
+    }
+    if let Some(RCond { at, test: Test::OneOf(codes) }) = p.conds.first() {
+        let packed: Option<Vec<u64>> = codes.iter().map(|c| pack_code(c.as_bytes())).collect();
+        if let Some(packed) = packed {
+            let keyed = match group.keyed.iter().position(|g| g.at == *at) {
+                Some(g) => &mut group.keyed[g],
+                None => {
+                    group.keyed.push(Keyed { at: *at, probes: vec![] });
+                    group.keyed.last_mut().expect("just pushed")
+                }
+            };
+            keyed.probes.extend(packed.into_iter().map(|c| (c, i)));
             return;
         }
     }

@@ -543,6 +543,7 @@ impl<'x> Cx<'x> {
                     if let Some(pre) = &rule.prefix {
                         t = t.strip_prefix(pre.as_str()).unwrap_or(t);
                     }
+                    // Most rules have neither table: skip making the pair and its iterator.
                     if rule.codes.is_some() || rule.xref.is_some() {
                         for table in [&rule.codes, &rule.xref].into_iter().flatten() {
                             match table.get(t) {

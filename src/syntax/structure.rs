@@ -10,7 +10,7 @@ use super::diag::{Diagnostic, Location, Problem};
 use super::envelope::Standard;
 use super::reader::{all_printable_ascii, unprintable_mask, TransactionSet};
 use super::segment::{byte_mask, find_byte, nth_part, Element, Segment};
-use super::spec::{Dictionary, DocumentSpec, ElementDef, Entry, EntryKind, LoopNode, Node, SegmentDef, Usage};
+use super::spec::{CompositeDef, Dictionary, DocumentSpec, ElementDef, Entry, EntryKind, LoopNode, Node, SegmentDef, Usage};
 use super::types::{self, DataType};
 use std::collections::HashMap;
 
@@ -594,10 +594,7 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spa
         }
         let fine = match entry.kind {
             EntryKind::Element(e) => !(simple_has_no_component && find_byte(d.component, v).is_some()) && value_fine(&dict.elements[e], v, d.decimal),
-            EntryKind::Composite(c) => {
-                let c = &dict.composites[c];
-                composite_fine(dict, &c.components, c.required, v, d.component, d.decimal)
-            }
+            EntryKind::Composite(c) => composite_fine(dict, &dict.composites[c], v, d.component, d.decimal),
         };
         if !fine {
             return None;
@@ -694,7 +691,8 @@ fn marks(body: &[u8], d: &super::segment::Delimiters, ends: &mut [u32; MAX_QUICK
 
 /// The components of a composite (no release characters) valid by their entries.
 #[inline]
-fn composite_fine(dict: &Dictionary, entries: &[Entry], required: usize, v: &[u8], sep: u8, mark: u8) -> bool {
+fn composite_fine(dict: &Dictionary, def: &CompositeDef, v: &[u8], sep: u8, mark: u8) -> bool {
+    let entries = &def.components;
     let mut k = 0;
     let mut from = 0;
     loop {
@@ -717,7 +715,7 @@ fn composite_fine(dict: &Dictionary, entries: &[Entry], required: usize, v: &[u8
             break;
         }
     }
-    k >= required
+    k >= def.required
 }
 
 /// A value (printable ASCII, no release characters) valid by its element definition: what

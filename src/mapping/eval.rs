@@ -297,20 +297,9 @@ impl<'x> Cx<'x> {
         let s = self.seg(seg);
         let bytes = s.as_bytes();
         let spans = self.tree.element_spans(seg);
-        let element = |at: Position| element_in(&s, spans, at);
-        // Probes of one tag mostly test the same qualifier (`QTY01-2[01-1=21]`, `[01-1=12]`):
-        // the value tested last is kept.
-        let mut tested: Option<(Position, &[u8])> = None;
-        let mut value_at = |at: Position| match tested {
-            Some((p, v)) if p == at => v,
-            _ => {
-                let v = element(at).map_or(&b""[..], |e| trim_bytes(e.as_bytes()));
-                tested = Some((at, v));
-                v
-            }
-        };
-        let read = |p: &Probe| match &p.read {
-            RRead::Element { at, .. } => element(*at).filter(|el| !trim_bytes(el.as_bytes()).is_empty()).map(|el| (seg, el, *at)),
+        let mut view = SegView { s, spans, split: None, tested: None };
+        let read = |p: &Probe, view: &mut SegView<'x>| match &p.read {
+            RRead::Element { at, .. } => view.element(*at).filter(|el| !trim_bytes(el.as_bytes()).is_empty()).map(|el| (seg, el, *at)),
             read => self.read(read, seg).map(|(el, at)| (seg, el, at)),
         };
         for &k in &probes.each {
@@ -319,23 +308,23 @@ impl<'x> Cx<'x> {
                 continue;
             }
             let p = &plan.probes[usize::from(k)];
-            let holds = p.conds.iter().all(|c| c.test.accepts(value_at(c.at)));
+            let holds = p.conds.iter().all(|c| c.test.accepts(view.value_at(c.at)));
             if !holds {
                 continue;
             }
-            *slot = read(p);
+            *slot = read(p, &mut view);
         }
         for group in &probes.keyed {
             // The first condition of each probe here: one of its codes at `group.at`.
-            let Some(code) = pack_code(value_at(group.at)) else { continue };
+            let Some(code) = pack_code(view.value_at(group.at)) else { continue };
             for &(want, k) in &group.probes {
                 let slot = &mut slots[usize::from(k)];
                 if want != code || slot.is_some() {
                     continue;
                 }
                 let p = &plan.probes[usize::from(k)];
-                if p.conds[1..].iter().all(|c| c.test.accepts(value_at(c.at))) {
-                    *slot = read(p);
+                if p.conds[1..].iter().all(|c| c.test.accepts(view.value_at(c.at))) {
+                    *slot = read(p, &mut view);
                 }
             }
         }
@@ -862,6 +851,54 @@ impl<'x> Cx<'x> {
     pub(super) fn pop(&self) {
         if let Some(t) = &self.trace {
             t.borrow_mut().stack.pop();
+        }
+    }
+}
+
+/// One segment as the probes of its tag ask for its elements and components.
+struct SegView<'x> {
+    s: Segment<'x>,
+    spans: &'x [(u32, u32)],
+    /// The components of the element asked for last (its position, the element, how many, where):
+    /// EDIFACT probes test one component of an element and read another (`PIA02-1[02-2=SA]`).
+    split: Option<(u16, Element<'x>, usize, [(u32, u32); 8])>,
+    /// The value tested last, trimmed: probes of one tag mostly test the same qualifier
+    /// (`QTY01-2[01-1=21]`, `[01-1=12]`).
+    tested: Option<(Position, &'x [u8])>,
+}
+
+impl<'x> SegView<'x> {
+    /// Element or component `at`, as [`element_in`] finds it.
+    #[inline]
+    fn element(&mut self, at: Position) -> Option<Element<'x>> {
+        let Some(c) = at.component else { return element_in(&self.s, self.spans, at) };
+        let c = usize::from(c).checked_sub(1)?;
+        if let Some((e, el, n, parts)) = &self.split {
+            if *e == at.element {
+                return (c < *n).then(|| el.part(parts[c]));
+            }
+        }
+        let el = element_in(&self.s, self.spans, Position { element: at.element, component: None })?;
+        let mut parts = [(0, 0); 8];
+        match el.component_ranges(&mut parts) {
+            Some(n) => {
+                self.split = Some((at.element, el, n, parts));
+                (c < n).then(|| el.part(parts[c]))
+            }
+            None => el.component(c + 1),
+        }
+    }
+
+    /// The trimmed value at `at` (empty when absent), for conditions.
+    #[inline]
+    fn value_at(&mut self, at: Position) -> &'x [u8] {
+        match self.tested {
+            Some((p, v)) if p == at => v,
+            _ => {
+                let v = self.element(at).map_or(&b""[..], |e| trim_bytes(e.as_bytes()));
+                self.tested = Some((at, v));
+                v
+            }
         }
     }
 }

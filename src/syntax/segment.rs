@@ -424,6 +424,33 @@ impl<'a> Element<'a> {
         Some(Element { raw: &self.raw[start..end], delims: self.delims, escaped: self.escaped })
     }
 
+    /// Where each component of this element is (`(start, end)` in its bytes), for at most `N`
+    /// components: how many there are. `None` when release characters or more than `N`
+    /// components leave it to [`Element::component`]. Split once, a composite's components cost
+    /// one pass for all of them, where `component(n)` cuts from the start each time.
+    #[inline]
+    pub(crate) fn component_ranges<const N: usize>(&self, out: &mut [(u32, u32); N]) -> Option<usize> {
+        if self.escaped && self.delims.release.is_some() {
+            return None;
+        }
+        let (sep, mut n, mut start) = (self.delims.component, 0, 0);
+        for (i, &b) in self.raw.iter().enumerate() {
+            if b == sep {
+                *out.get_mut(n)? = (start, i as u32);
+                n += 1;
+                start = i as u32 + 1;
+            }
+        }
+        *out.get_mut(n)? = (start, self.raw.len() as u32);
+        Some(n + 1)
+    }
+
+    /// The part `start..end` of this element (a range from [`Element::component_ranges`]).
+    #[inline]
+    pub(crate) fn part(&self, (start, end): (u32, u32)) -> Element<'a> {
+        Element { raw: &self.raw[start as usize..end as usize], ..*self }
+    }
+
     /// Repetitions of a repeating element (a non-repeating element yields itself once).
     #[inline]
     pub fn repetitions(&self) -> Parts<'a> {
@@ -536,6 +563,28 @@ mod tests {
 
     fn edi(s: &str) -> Segment<'_> {
         Segment::new(s.as_bytes(), 0, Delimiters::EDIFACT, s.contains('?'))
+    }
+
+    /// Components split once are the components `component(n)` cuts one by one; release
+    /// characters and more components than the ranges hold are left to `component`.
+    #[test]
+    fn component_ranges_give_the_components() {
+        let seg = edi("PIA+1+ACM-1:SA::92+:IN+A:B:C:D:E+X:Y:");
+        for e in 1..=5 {
+            let el = seg.element(e).expect("element");
+            let mut ranges = [(0, 0); 4];
+            match el.component_ranges(&mut ranges) {
+                Some(n) => {
+                    let split: Vec<&[u8]> = ranges[..n].iter().map(|&r| el.part(r).as_bytes()).collect();
+                    let cut: Vec<&[u8]> = (1..).map_while(|c| el.component(c)).map(|c| c.as_bytes()).collect();
+                    assert_eq!(split, cut, "element {e}");
+                    assert_ne!(e, 4, "five components do not fit in four ranges");
+                }
+                None => assert_eq!(e, 4, "element {e} splits"),
+            }
+        }
+        let escaped = edi("PIA+1+X?:Y:Z");
+        assert_eq!(escaped.element(2).expect("element").component_ranges(&mut [(0, 0); 4]), None);
     }
 
     #[test]

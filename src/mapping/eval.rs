@@ -297,7 +297,7 @@ impl<'x> Cx<'x> {
         let s = self.seg(seg);
         let bytes = s.as_bytes();
         let spans = self.tree.element_spans(seg);
-        let mut view = SegView { s, spans, split: None, tested: None };
+        let mut view = SegView::new(s, spans);
         let read = |p: &Probe, view: &mut SegView<'x>| match &p.read {
             RRead::Element { at, .. } => view.element(*at).filter(|el| !trim_bytes(el.as_bytes()).is_empty()).map(|el| (seg, el, *at)),
             read => self.read(read, seg).map(|(el, at)| (seg, el, at)),
@@ -859,33 +859,46 @@ impl<'x> Cx<'x> {
 struct SegView<'x> {
     s: Segment<'x>,
     spans: &'x [(u32, u32)],
-    /// The components of the element asked for last (its position, the element, how many, where):
-    /// EDIFACT probes test one component of an element and read another (`PIA02-1[02-2=SA]`).
-    split: Option<(u16, Element<'x>, usize, [(u32, u32); 8])>,
+    /// The element whose components were split last (0: none yet): EDIFACT probes test one
+    /// component of an element and read another (`PIA02-1[02-2=SA]`).
+    split_at: u16,
+    /// That element (`None`: absent) and its components: how many (`usize::MAX`: too many to
+    /// keep, or release characters: [`Element::component`] cuts them) and where.
+    split: Option<Element<'x>>,
+    split_n: usize,
+    parts: [(u32, u32); 8],
     /// The value tested last, trimmed: probes of one tag mostly test the same qualifier
     /// (`QTY01-2[01-1=21]`, `[01-1=12]`).
     tested: Option<(Position, &'x [u8])>,
 }
 
 impl<'x> SegView<'x> {
+    fn new(s: Segment<'x>, spans: &'x [(u32, u32)]) -> Self {
+        SegView { s, spans, split_at: 0, split: None, split_n: 0, parts: [(0, 0); 8], tested: None }
+    }
+
     /// Element or component `at`, as [`element_in`] finds it.
-    #[inline]
+    #[inline(always)]
     fn element(&mut self, at: Position) -> Option<Element<'x>> {
         let Some(c) = at.component else { return element_in(&self.s, self.spans, at) };
-        let c = usize::from(c).checked_sub(1)?;
-        if let Some((e, el, n, parts)) = &self.split {
-            if *e == at.element {
-                return (c < *n).then(|| el.part(parts[c]));
-            }
+        if self.split_at != at.element {
+            self.split(at.element);
         }
-        let el = element_in(&self.s, self.spans, Position { element: at.element, component: None })?;
-        let mut parts = [(0, 0); 8];
-        match el.component_ranges(&mut parts) {
-            Some(n) => {
-                self.split = Some((at.element, el, n, parts));
-                (c < n).then(|| el.part(parts[c]))
-            }
-            None => el.component(c + 1),
+        let el = self.split?;
+        let c = usize::from(c).checked_sub(1)?;
+        match self.split_n {
+            usize::MAX => el.component(c + 1),
+            n => (c < n).then(|| el.part(self.parts[c])),
+        }
+    }
+
+    /// Splits element `element` into its components.
+    #[inline(never)]
+    fn split(&mut self, element: u16) {
+        self.split_at = element;
+        self.split = element_in(&self.s, self.spans, Position { element, component: None });
+        if let Some(el) = &self.split {
+            self.split_n = el.component_ranges(&mut self.parts).unwrap_or(usize::MAX);
         }
     }
 

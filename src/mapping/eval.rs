@@ -123,6 +123,9 @@ pub(crate) struct Cx<'x> {
     slots: RefCell<Vec<Option<Found<'x>>>>,
     /// Per scope root being evaluated: its scope and where its slots start.
     frames: RefCell<Vec<(Scope, u32)>>,
+    /// What absolute paths that are not planned (`/HL[03=S]/TD101`) found, by the path's address:
+    /// the same in every scope, so walked once per set.
+    absolute: RefCell<Vec<(*const RPath, Option<Found<'x>>)>>,
 }
 
 /// An element found by a read: its segment, the element, and where in the segment it is.
@@ -222,7 +225,7 @@ impl PartialEq<&str> for Small {
 
 /// Translates one set with a compiled inbound mapping.
 pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<Document, MapError> {
-    let cx = Cx { set, tree, trace: None, slots: RefCell::default(), frames: RefCell::default() };
+    let cx = Cx { set, tree, trace: None, slots: RefCell::default(), frames: RefCell::default(), absolute: RefCell::default() };
     cx.document(map, provenance)
 }
 
@@ -230,7 +233,7 @@ pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenanc
 ///
 /// Traced evaluation walks every path (no plan), so `used` lists exactly what the rules read.
 pub fn translate_traced(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> (Result<Document, MapError>, Trace) {
-    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())), slots: RefCell::default(), frames: RefCell::default() };
+    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())), slots: RefCell::default(), frames: RefCell::default(), absolute: RefCell::default() };
     let doc = cx.document(map, provenance);
     (doc, cx.trace.expect("tracing").into_inner())
 }
@@ -332,7 +335,7 @@ impl<'x> Cx<'x> {
             // Bit n: probe n of the scan is answered (filled before, or its qualifier seen here:
             // the first pair with the qualifier decides, as in `read`).
             let mut done = 0u64;
-            for (n, &(_, k)) in scan.probes.iter().enumerate() {
+            for (n, &k) in scan.probes.iter().enumerate() {
                 if slots[usize::from(k)].is_some() {
                     done |= 1 << n;
                 }
@@ -342,12 +345,13 @@ impl<'x> Cx<'x> {
             while done != all && q < usize::from(scan.last) && q < spans.len() {
                 let (o, l) = spans[q - 1];
                 if let Some(c) = pack_code(trim_bytes(&bytes[o as usize..(o + l) as usize])) {
-                    for (n, &(want, k)) in scan.probes.iter().enumerate() {
-                        if want == c && done & (1 << n) == 0 {
+                    // Each probe of the scan asks for its own qualifier: at most one is this one.
+                    if let Some(n) = scan.codes.iter().position(|&want| want == c) {
+                        if done & (1 << n) == 0 {
                             done |= 1 << n;
                             let el = s.element_span(spans[q].0, spans[q].1);
                             if !trim_bytes(el.as_bytes()).is_empty() {
-                                slots[usize::from(k)] = Some((seg, el, Position { element: q as u16 + 1, component: None }));
+                                slots[usize::from(scan.probes[n])] = Some((seg, el, Position { element: q as u16 + 1, component: None }));
                             }
                         }
                     }
@@ -487,6 +491,20 @@ impl<'x> Cx<'x> {
         if let Some(found) = self.planned(p, scope) {
             return found;
         }
+        if p.absolute && self.trace.is_none() {
+            let key: *const RPath = p;
+            if let Some((_, found)) = self.absolute.borrow().iter().find(|(k, _)| *k == key) {
+                return *found;
+            }
+            let found = self.first_walked(p, scope);
+            self.absolute.borrow_mut().push((key, found));
+            return found;
+        }
+        self.first_walked(p, scope)
+    }
+
+    /// The first element path `p` reads from `scope`, found by walking.
+    fn first_walked(&self, p: &RPath, scope: Scope) -> Option<(u32, Element<'x>, Position)> {
         // Most rules read a segment directly in their scope (`PO102`, `REF02[01=PO]`): no walk needed.
         if let ([step], Scope::Inst(i), false) = (p.steps.as_slice(), scope, p.absolute) {
             if let StepKind::Segment(tag) = step.kind {

@@ -56,8 +56,9 @@ pub(crate) struct Keyed {
 pub(crate) struct PairScan {
     pub first: u16,
     pub last: u16,
-    /// (qualifier as [`pack_code`], probe index); at most 64.
-    pub probes: Vec<(u64, u16)>,
+    /// The qualifiers as [`pack_code`], and the probe of each; at most 64.
+    pub codes: Vec<u64>,
+    pub probes: Vec<u16>,
 }
 
 /// Where a probe looks in its scope.
@@ -248,10 +249,15 @@ fn finish(plan: &mut Plan) {
 /// Puts probe `i` in its tag's group: in a pair scan when it can be answered by one, else alone.
 fn add_to(group: &mut TagProbes, i: u16, p: &Probe) {
     if let (RRead::Pair { first, last, qualifier }, true) = (&p.read, p.conds.is_empty()) {
-        if let Some(c) = pack_code(qualifier.as_bytes()) {
+        // A scan answers one probe per qualifier; the same read written another way is asked alone.
+        let dup = |c: u64| group.pairs.iter().any(|s| s.first == *first && s.last == *last && s.codes.contains(&c));
+        if let Some(c) = pack_code(qualifier.as_bytes()).filter(|&c| !dup(c)) {
             match group.pairs.iter_mut().find(|s| s.first == *first && s.last == *last && s.probes.len() < 64) {
-                Some(s) => s.probes.push((c, i)),
-                None => group.pairs.push(PairScan { first: *first, last: *last, probes: vec![(c, i)] }),
+                Some(s) => {
+                    s.codes.push(c);
+                    s.probes.push(i);
+                }
+                None => group.pairs.push(PairScan { first: *first, last: *last, codes: vec![c], probes: vec![i] }),
             }
             return;
         }

@@ -532,7 +532,8 @@ impl<'x> Cx<'x> {
     }
 
     /// The text of a [`ValueRule::direct`] rule in `scope`, taken straight from its slots: the first
-    /// source with a value gives it, its prefix removed and translated by the rule's tables.
+    /// source with a value gives it, its prefix removed and translated by the rule's tables; with
+    /// none, the rule's default as written.
     /// [`Direct::General`] when the general path must decide (a path not planned in this scope,
     /// release characters, text not as sent, a number to rewrite, a code the tables do not have
     /// and the rule does not keep).
@@ -567,7 +568,10 @@ impl<'x> Cx<'x> {
                 }
             }
         }
-        Direct::Nothing
+        match &rule.default {
+            Some(d) => Direct::Text(d),
+            None => Direct::Nothing,
+        }
     }
 
     /// Whether a `when`/`unless` condition holds in `scope`.

@@ -156,10 +156,11 @@ fn plan_value(v: &mut ValueRule, own: &mut Plan, mut doc: Option<&mut Plan>) {
 }
 
 /// A rule whose value is the trimmed text of the first source that has one, with at most its
-/// prefix removed and a table's translation: the evaluator takes it straight from the slots while
-/// the sources are planned ([`super::eval::Cx::direct`]).
+/// prefix removed and a table's translation, else its default: the evaluator takes it straight
+/// from the slots while the sources are planned ([`super::eval::Cx::direct`]).
 fn is_direct(v: &ValueRule) -> bool {
-    let plain = v.when.any.is_empty() && v.when.none.is_empty() && v.default.is_none();
+    // A default is taken as written when no source has a value (as `finish` does for text and numbers).
+    let plain = v.when.any.is_empty() && v.when.none.is_empty();
     // Decimals with implied places (X12 Nn) are rewritten, not checked; a translated value is
     // not the number that was read.
     let as_read = |p: &RPath| match (v.as_, &p.read) {

@@ -239,6 +239,21 @@ impl<'a> Segment<'a> {
         self.element(position).map(|e| e.as_bytes()).unwrap_or(b"")
     }
 
+    /// Element bytes at each 1-based position, empty when absent (0 names none), in one pass.
+    #[inline]
+    pub fn get_each<const N: usize>(&self, positions: [usize; N]) -> [&'a [u8]; N] {
+        let mut out = [&b""[..]; N];
+        let last = positions.iter().copied().max().unwrap_or(0);
+        for (i, el) in self.elements().take(last).enumerate() {
+            for (o, &p) in out.iter_mut().zip(&positions) {
+                if p == i + 1 {
+                    *o = el.as_bytes();
+                }
+            }
+        }
+        out
+    }
+
     /// The element at `offset..offset + len` of this segment's bytes (as found by a split earlier).
     #[inline]
     pub fn element_span(&self, offset: u32, len: u32) -> Element<'a> {
@@ -609,6 +624,7 @@ mod tests {
         assert_eq!(s.get(1), b"1");
         assert_eq!(s.get(4), b"");
         assert_eq!(s.get(7), b"123");
+        assert_eq!(s.get_each([7, 0, 1, 9, 4]), [&b"123"[..], b"", s.get(1), b"", b""]);
         assert_eq!(s.element_count(), 7);
         assert!(s.element(8).is_none());
         assert_eq!(x12("SE*").element_count(), 1);

@@ -296,6 +296,26 @@ pub struct Hierarchy {
     /// Level code → level codes its parent may have (`""`: top level).
     #[serde(default)]
     pub parents: BTreeMap<String, Vec<String>>,
+    /// `parents` with the codes packed ([`pack_code`]), made on first use (`None`: a level code
+    /// too long to pack).
+    #[serde(skip)]
+    packed: OnceLock<Option<Vec<(u64, Vec<u64>)>>>,
+}
+
+impl Hierarchy {
+    /// Whether a level `level` may sit under a parent of level `parent` (`""`: the top);
+    /// `None` when the level names no parents.
+    pub fn allows(&self, level: &[u8], parent: &[u8]) -> Option<bool> {
+        let packed = self.packed.get_or_init(|| {
+            let pack = |c: &String| pack_code(c.as_bytes());
+            // A parent code too long to pack is no level's code either (they are cut to four bytes).
+            self.parents.iter().map(|(l, ps)| Some((pack(l)?, ps.iter().filter_map(pack).collect()))).collect()
+        });
+        match (packed, pack_code(level), pack_code(parent)) {
+            (Some(packed), Some(l), Some(p)) => packed.iter().find(|(k, _)| *k == l).map(|(_, ps)| ps.contains(&p)),
+            _ => self.parents.get(String::from_utf8_lossy(level).as_ref()).map(|ps| ps.iter().any(|a| a.as_bytes() == parent)),
+        }
+    }
 }
 
 /// One document (transaction set or message) of one version.

@@ -146,9 +146,8 @@ impl Validator {
     /// HL / CPS: ids unique, parents exist and are of an allowed level.
     fn check_hierarchy(&mut self, doc: &DocumentSpec, seg: &Segment<'_>, number: u32, out: &mut Vec<Diagnostic>) {
         let Some(h) = &doc.hierarchy else { return };
-        let id = seg.get(h.id);
-        let parent = seg.get(h.parent);
-        let level = h.level.map(|l| seg.get(l)).unwrap_or(b"");
+        // One pass over the elements for the three (0 is no element: the level is optional).
+        let [id, parent, level] = seg.get_each([h.id, h.parent, h.level.unwrap_or(0)]);
         let loc = |e: usize| Location::segment(seg.offset(), number, seg.id()).with_element(e as u16);
         let sid = seg.id_str();
         let inst = self.tree.instances.len() as u32 - 1;
@@ -185,12 +184,8 @@ impl Validator {
         };
         if let (Some(pl), Some(lpos)) = (parent_level, h.level) {
             let pl = pl.as_bytes();
-            let allowed = match std::str::from_utf8(level) {
-                Ok(l) => h.parents.get(l),
-                Err(_) => h.parents.get(&lossy(level)),
-            };
-            if let Some(allowed) = allowed {
-                if !allowed.iter().any(|a| a.as_bytes() == pl) {
+            if h.allows(level, pl) == Some(false) {
+                if let Some(allowed) = h.parents.get(lossy(level).as_str()) {
                     let shown = if pl.is_empty() { "the top level".to_string() } else { format!("level {:?}", lossy(pl)) };
                     out.push(
                         Diagnostic::error(

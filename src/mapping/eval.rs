@@ -302,8 +302,12 @@ impl<'x> Cx<'x> {
         let spans = self.tree.element_spans(seg);
         let mut view = SegView::new(s, spans);
         let read = |p: &Probe, view: &mut SegView<'x>| match &p.read {
-            RRead::Element { at, .. } => view.element(*at).filter(|el| !trim_bytes(el.as_bytes()).is_empty()).map(|el| (seg, el, *at)),
-            read => self.read(read, seg).map(|(el, at)| (seg, el, at)),
+            RRead::Element { at, .. } => {
+                let el = view.element(*at)?;
+                // A value of spaces only is no value.
+                el.as_bytes().iter().any(|&b| b != b' ').then_some((seg, el, *at))
+            }
+            read => self.read_apart(read, seg),
         };
         for &k in &probes.each {
             let slot = &mut slots[usize::from(k)];
@@ -359,6 +363,12 @@ impl<'x> Cx<'x> {
                 q += 2;
             }
         }
+    }
+
+    /// A probe's read other than one element (pairs with conditions): out of the probing loop.
+    #[inline(never)]
+    fn read_apart(&self, read: &RRead, seg: u32) -> Option<Found<'x>> {
+        self.read(read, seg).map(|(el, at)| (seg, el, at))
     }
 
     pub(super) fn leave(&self) {

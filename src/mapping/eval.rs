@@ -119,13 +119,19 @@ pub(crate) struct Cx<'x> {
     set: &'x TransactionSet<'x>,
     tree: &'x Tree,
     trace: Option<RefCell<Trace>>,
-    /// The filled probes of the scope roots being evaluated, innermost last ([`super::plan`]).
-    slots: RefCell<Vec<Option<Found<'x>>>>,
-    /// Per scope root being evaluated: its scope and where its slots start.
-    frames: RefCell<Vec<(Scope, u32)>>,
+    /// The filled probes of the scope roots being evaluated ([`super::plan`]).
+    planned: RefCell<Planned<'x>>,
     /// What absolute paths that are not planned (`/HL[03=S]/TD101`) found, by the path's address:
     /// the same in every scope, so walked once per set.
     absolute: RefCell<Vec<(*const RPath, Option<Found<'x>>)>>,
+}
+
+/// The probes' slots of the scope roots being evaluated, innermost last, and per scope root its
+/// scope and where its slots start (one cell: a rule's value is one borrow).
+#[derive(Default)]
+struct Planned<'x> {
+    slots: Vec<Option<Found<'x>>>,
+    frames: Vec<(Scope, u32)>,
 }
 
 /// An element found by a read: its segment, the element, and where in the segment it is.
@@ -225,7 +231,7 @@ impl PartialEq<&str> for Small {
 
 /// Translates one set with a compiled inbound mapping.
 pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> Result<Document, MapError> {
-    let cx = Cx { set, tree, trace: None, slots: RefCell::default(), frames: RefCell::default(), absolute: RefCell::default() };
+    let cx = Cx { set, tree, trace: None, planned: RefCell::default(), absolute: RefCell::default() };
     cx.document(map, provenance)
 }
 
@@ -233,7 +239,7 @@ pub fn translate(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenanc
 ///
 /// Traced evaluation walks every path (no plan), so `used` lists exactly what the rules read.
 pub fn translate_traced(map: &Inbound, set: &TransactionSet<'_>, tree: &Tree, provenance: &Provenance) -> (Result<Document, MapError>, Trace) {
-    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())), slots: RefCell::default(), frames: RefCell::default(), absolute: RefCell::default() };
+    let cx = Cx { set, tree, trace: Some(RefCell::new(Trace::default())), planned: RefCell::default(), absolute: RefCell::default() };
     let doc = cx.document(map, provenance);
     (doc, cx.trace.expect("tracing").into_inner())
 }
@@ -269,7 +275,8 @@ impl<'x> Cx<'x> {
         if self.trace.is_some() {
             return false;
         }
-        let mut slots = self.slots.borrow_mut();
+        let mut planned = self.planned.borrow_mut();
+        let Planned { slots, frames } = &mut *planned;
         let base = slots.len();
         slots.resize(base + plan.probes.len(), None);
         let slots = &mut slots[base..];
@@ -290,7 +297,7 @@ impl<'x> Cx<'x> {
                 }
             }
         }
-        self.frames.borrow_mut().push((scope, base as u32));
+        frames.push((scope, base as u32));
         true
     }
 
@@ -372,8 +379,9 @@ impl<'x> Cx<'x> {
     }
 
     pub(super) fn leave(&self) {
-        if let Some((_, base)) = self.frames.borrow_mut().pop() {
-            self.slots.borrow_mut().truncate(base as usize);
+        let mut planned = self.planned.borrow_mut();
+        if let Some((_, base)) = planned.frames.pop() {
+            planned.slots.truncate(base as usize);
         }
     }
 
@@ -381,8 +389,9 @@ impl<'x> Cx<'x> {
     /// `None` when the path is not planned here (it is walked instead).
     #[inline]
     fn planned(&self, p: &RPath, scope: Scope) -> Option<Option<Found<'x>>> {
-        let i = slot_of(&self.frames.borrow(), p, scope)?;
-        Some(self.slots.borrow()[i])
+        let planned = self.planned.borrow();
+        let i = slot_of(&planned.frames, p, scope)?;
+        Some(planned.slots[i])
     }
 
     fn note_used(&self, seg: u32, at: Position) {
@@ -549,7 +558,8 @@ impl<'x> Cx<'x> {
     /// and the rule does not keep).
     #[inline]
     pub(super) fn direct(&self, rule: &'x ValueRule, scope: Scope) -> Direct<'x> {
-        let (frames, slots) = (self.frames.borrow(), self.slots.borrow());
+        let planned = self.planned.borrow();
+        let (frames, slots) = (&planned.frames, &planned.slots);
         for src in &rule.sources {
             let Src::Path(p) = src else { return Direct::General };
             match slot_of(&frames, p, scope).map(|i| &slots[i]) {

@@ -31,6 +31,9 @@ pub struct Validator {
     hl_levels: HierarchyIds,
     tree: Tree,
     rules: RulesMemo,
+    /// Where the quick check found each segment's element separators (kept: zeroing it per
+    /// segment was 16 instructions).
+    ends: Vec<u32>,
     /// Record each set's [`Tree`] (segment owners, tags, element spans) for the mappings.
     record: bool,
     /// Check every segment the long way, describing as it goes (tests compare this with the
@@ -64,6 +67,7 @@ impl Validator {
     ) {
         self.hl_levels.clear();
         self.rules.clear();
+        self.ends.resize(MAX_QUICK, 0);
         self.tree.clear(set.len());
         let mut stack: Vec<Frame<'_>> =
             vec![Frame { node: &doc.root, idx: 0, count: 0, inst: 0 }];
@@ -93,7 +97,7 @@ impl Validator {
                     if in_full {
                         check_elements_in_full(dict, sdef, &seg, number, doc.standard, spans, out);
                     } else {
-                        check_elements(dict, sdef, &seg, number, doc.standard, spans, &mut self.rules, out);
+                        check_elements(dict, sdef, &seg, number, doc.standard, spans, &mut self.rules, &mut self.ends, out);
                     }
                     if t == doc.hierarchy_tag && t != 0 {
                         self.check_hierarchy(doc, &seg, number, out);
@@ -520,13 +524,14 @@ fn check_elements(
     standard: Standard,
     mut spans: Option<&mut Vec<(u32, u32)>>,
     rules: &mut RulesMemo,
+    ends: &mut [u32],
     out: &mut Vec<Diagnostic>,
 ) {
     // Nearly every segment is fine: that is decided first, without building any message. Only a
     // segment with a problem (or release characters, or bytes outside printable ASCII) is walked
     // again below, where each problem is described.
     let before = spans.as_deref().map_or(0, Vec::len);
-    if elements_fine(dict, def, seg, spans.as_deref_mut()).is_some_and(|present| rules.hold(def, present)) {
+    if elements_fine(dict, def, seg, spans.as_deref_mut(), ends).is_some_and(|present| rules.hold(def, present)) {
         if standard == Standard::Edifact && def.id == "DTM" {
             check_edifact_date(seg, number, out);
         }
@@ -544,7 +549,7 @@ fn check_elements(
 /// or the segment is not plain (release characters, bytes outside printable ASCII, repetitions):
 /// then [`check_elements_in_full`] decides.
 #[inline]
-fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spans: Option<&mut Vec<(u32, u32)>>) -> Option<u64> {
+fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spans: Option<&mut Vec<(u32, u32)>>, ends: &mut [u32]) -> Option<u64> {
     let bytes = seg.as_bytes();
     if seg.is_escaped() {
         return None;
@@ -560,8 +565,7 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spa
     // One pass over the segment finds the element separators and tells whether any component or
     // repetition separator is there: without one no element is a composite, without the other
     // none repeats.
-    let mut ends = [0u32; MAX_QUICK];
-    let Marks { n, components, repetitions, printable } = marks(body, d, &mut ends)?;
+    let Marks { n, components, repetitions, printable } = marks(body, d, ends)?;
     if repetitions || !printable {
         return None;
     }
@@ -653,7 +657,7 @@ struct Marks {
 /// separators, and whether all of it is printable ASCII, eight bytes a step. `None` when there are
 /// more separators than `ends` holds.
 #[inline]
-fn marks(body: &[u8], d: &super::segment::Delimiters, ends: &mut [u32; MAX_QUICK]) -> Option<Marks> {
+fn marks(body: &[u8], d: &super::segment::Delimiters, ends: &mut [u32]) -> Option<Marks> {
     let (mut n, mut comp, mut rep, mut odd) = (0usize, 0u64, 0u64, 0u64);
     let mut chunks = body.chunks_exact(8);
     let mut at = 0u32;
@@ -715,7 +719,7 @@ fn composite_fine(dict: &Dictionary, def: &CompositeDef, v: &[u8], sep: u8, mark
 
 /// A value (printable ASCII, no release characters) valid by its element definition: what
 /// [`check_value`] accepts.
-#[inline]
+#[inline(always)]
 fn value_fine(def: &ElementDef, v: &[u8], mark: u8) -> bool {
     let len = types::measured_len(def.data_type, v);
     if len < usize::from(def.min) || len > usize::from(def.max) || (def.has_codes() && !def.has_code(v)) {

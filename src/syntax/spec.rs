@@ -109,6 +109,7 @@ pub fn pack_code(v: &[u8]) -> Option<u64> {
 }
 
 impl ElementDef {
+    #[inline]
     pub fn has_code(&self, v: &[u8]) -> bool {
         match pack_code(v) {
             Some(key) => self.short_codes.contains(key),

@@ -495,23 +495,30 @@ fn place(
 }
 
 /// Reports mandatory children of `f` after its current position and before `until`.
+#[inline]
 fn missing_after(f: &Frame<'_>, until: usize, offset: u64, number: u32, out: &mut Vec<Diagnostic>) {
     let from = if f.count == 0 { f.idx } else { f.idx + 1 };
     for &k in f.node.mandatory.iter().filter(|&&k| k >= from && k < until) {
-        let c = &f.node.children[k];
-        let (what, id) = match c {
-            Node::Segment(s) => ("segment", s.id.as_str()),
-            Node::Loop(l) => ("loop", l.name.as_str()),
-        };
-        let in_loop = if f.node.name.is_empty() { String::new() } else { format!(" in loop {}", f.node.name) };
-        let mut loc = Location::segment(offset, number, c.id().as_bytes());
-        loc.segment_id = c.id().to_string();
-        out.push(Diagnostic::error(
-            Problem::MandatorySegmentMissing,
-            loc,
-            format!("mandatory {what} {id}{in_loop} is missing before segment {number}"),
-        ));
+        report_missing(f, k, offset, number, out);
     }
+}
+
+/// Mandatory child `k` of `f` is missing before segment `number`.
+#[cold]
+fn report_missing(f: &Frame<'_>, k: usize, offset: u64, number: u32, out: &mut Vec<Diagnostic>) {
+    let c = &f.node.children[k];
+    let (what, id) = match c {
+        Node::Segment(s) => ("segment", s.id.as_str()),
+        Node::Loop(l) => ("loop", l.name.as_str()),
+    };
+    let in_loop = if f.node.name.is_empty() { String::new() } else { format!(" in loop {}", f.node.name) };
+    let mut loc = Location::segment(offset, number, c.id().as_bytes());
+    loc.segment_id = c.id().to_string();
+    out.push(Diagnostic::error(
+        Problem::MandatorySegmentMissing,
+        loc,
+        format!("mandatory {what} {id}{in_loop} is missing before segment {number}"),
+    ));
 }
 
 /// Checks each element of a segment against its definition.

@@ -556,7 +556,7 @@ impl<'x> Cx<'x> {
     /// [`Direct::General`] when the general path must decide (a path not planned in this scope,
     /// release characters, text not as sent, a number to rewrite, a code the tables do not have
     /// and the rule does not keep).
-    #[inline]
+    #[inline(always)]
     pub(super) fn direct(&self, rule: &'x ValueRule, scope: Scope) -> Direct<'x> {
         let planned = self.planned.borrow();
         let (frames, slots) = (&planned.frames, &planned.slots);

@@ -945,7 +945,7 @@ impl<'x> SegView<'x> {
     }
 
     /// The trimmed value at `at` (empty when absent), for conditions.
-    #[inline]
+    #[inline(always)]
     fn value_at(&mut self, at: Position) -> &'x [u8] {
         match self.tested {
             Some((p, v)) if p == at => v,

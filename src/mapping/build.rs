@@ -313,7 +313,7 @@ fn object<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, mut each: impl FnMut(usiz
 }
 
 /// One field's value from its rule, with the field named in errors and in the trace.
-#[inline]
+#[inline(always)]
 fn field<'x, T: Slot>(cx: &Cx<'x>, f: &'x Field, scope: Scope, out: &mut Option<T>) -> Result<(), Fail> {
     if !cx.tracing() {
         return T::fill(cx, &f.rule, scope, out).map_err(|e| Box::new(e.within(&f.name)));

@@ -562,7 +562,7 @@ impl<'x> Cx<'x> {
         let (frames, slots) = (&planned.frames, &planned.slots);
         for src in &rule.sources {
             let Src::Path(p) = src else { return Direct::General };
-            match slot_of(&frames, p, scope).map(|i| &slots[i]) {
+            match slot_of(frames, p, scope).map(|i| &slots[i]) {
                 None => return Direct::General,
                 Some(None) => continue,
                 Some(Some((_, el, _))) => {

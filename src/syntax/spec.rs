@@ -300,8 +300,11 @@ pub struct Hierarchy {
     /// `parents` with the codes packed ([`pack_code`]), made on first use (`None`: a level code
     /// too long to pack).
     #[serde(skip)]
-    packed: OnceLock<Option<Vec<(u64, Vec<u64>)>>>,
+    packed: OnceLock<Option<Vec<PackedLevel>>>,
 }
+
+/// A level code and the codes its parent may have, packed.
+type PackedLevel = (u64, Vec<u64>);
 
 impl Hierarchy {
     /// Whether a level `level` may sit under a parent of level `parent` (`""`: the top);

@@ -129,26 +129,55 @@ backoff_max_ms = 400
         self.gateway = Some(child);
     }
 
-    /// Starts the gateway and waits until it is ready.
+    /// Starts the gateway and waits until it is ready. A listening port that something else took
+    /// between [`free_port`] and the gateway's bind (another test's connection, on a busy machine)
+    /// is the harness's race, not the gateway's fault: the gateway is started again on other ports.
     pub async fn start_gateway(&mut self) {
-        self.spawn_gateway();
-        self.wait_ready().await;
+        for attempt in 1.. {
+            let logged = self.log().len();
+            self.spawn_gateway();
+            match self.ready_or_exited().await {
+                Ok(()) => return,
+                Err(_) if attempt < 3 && self.log().get(logged..).is_some_and(|l| l.contains("Address already in use")) => self.move_listeners(),
+                Err(log) => panic!("edigate serve exited:\n{log}"),
+            }
+        }
     }
 
     pub async fn wait_ready(&mut self) {
+        if let Err(log) = self.ready_or_exited().await {
+            panic!("edigate serve exited:\n{log}");
+        }
+    }
+
+    /// Waits until the gateway answers /readyz; its log when it exits first.
+    async fn ready_or_exited(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(r) = self.client.get(self.url("/readyz")).send().await {
                 if r.status().is_success() {
-                    return;
+                    return Ok(());
                 }
             }
             if let Some(Ok(Some(status))) = self.gateway.as_mut().map(|c| c.try_wait()) {
-                panic!("edigate serve exited with {status}:\n{}", self.log());
+                self.gateway = None;
+                return Err(format!("{status}:\n{}", self.log()));
             }
             assert!(Instant::now() < deadline, "gateway not ready after 60 s:\n{}", self.log());
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+    }
+
+    /// New ports for the gateway's own listeners (HTTP, SFTP, AS2), in its config and here.
+    fn move_listeners(&mut self) {
+        let path = self.dir.join("edigate.toml");
+        let mut config = std::fs::read_to_string(&path).unwrap();
+        for port in [&mut self.port, &mut self.sftp_port, &mut self.as2_port] {
+            let moved = free_port();
+            config = config.replace(&format!("listen = \"127.0.0.1:{port}\""), &format!("listen = \"127.0.0.1:{moved}\""));
+            *port = moved;
+        }
+        std::fs::write(&path, config).unwrap();
     }
 
     pub fn log(&self) -> String {

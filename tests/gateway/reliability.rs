@@ -268,3 +268,19 @@ async fn a_document_whose_canonical_json_did_not_survive_is_made_again_from_its_
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(h.delivered().len(), 1, "delivered once, the lost one not at all");
 }
+
+/// A listening port taken between the harness choosing it and the gateway binding it (a parallel
+/// test's connection on a busy machine) makes the gateway exit with "Address already in use"; the
+/// harness starts it again on other ports instead of failing the test that wanted a gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listening_port_taken_before_start_moves_the_gateway() {
+    let mut h = Harness::new("port-taken", Options::default());
+    let taken = std::net::TcpListener::bind(("127.0.0.1", h.sftp_port)).expect("take the SFTP port");
+    let before = h.sftp_port;
+    h.start_gateway().await;
+    assert_ne!(h.sftp_port, before, "the gateway moved off the taken port");
+    assert!(h.log().contains("Address already in use"), "the first start met the taken port: {}", h.log());
+    let ready = h.client.get(h.url("/readyz")).send().await.expect("readyz");
+    assert!(ready.status().is_success());
+    drop(taken);
+}

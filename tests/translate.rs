@@ -156,31 +156,33 @@ fn a_value_that_does_not_map_names_the_field_the_element_and_the_rule() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Evaluation plans (probes filled in one pass per scope, keyed by condition codes, taken as direct
-/// values) only change how fast a document is made: every sample, with the repository's partner
-/// profiles, gives the same documents and the same errors as walking every path (a traced run, which
-/// plans nothing).
-#[test]
-fn planned_evaluation_gives_what_walking_every_path_gives() {
+/// The documents (as JSON) or errors of every set in `data`, planned or walked (`trace`).
+fn outcomes(data: &[u8], trace: bool) -> Vec<String> {
     use edigate::mapping::Library;
     use edigate::profiles::Profiles;
     use edigate::syntax::validate::Options;
     use edigate::translate::Translator;
     let library = Library::load(&root().join("mappings")).expect("mappings");
     let profiles = Profiles::load(&root().join("partner-profiles")).expect("profiles");
-    let outcomes = |data: &[u8], trace: bool| {
-        let mut t = Translator::new(&library, &profiles);
-        t.trace = trace;
-        let mut out = vec![];
-        t.translate(data, Options::default(), |o| {
-            out.push(match o.result {
-                Ok(d) => serde_json::to_string(&d).expect("JSON"),
-                Err(e) => format!("error: {e}"),
-            })
+    let mut t = Translator::new(&library, &profiles);
+    t.trace = trace;
+    let mut out = vec![];
+    t.translate(data, Options::default(), |o| {
+        out.push(match o.result {
+            Ok(d) => serde_json::to_string(&d).expect("JSON"),
+            Err(e) => format!("error: {e}"),
         })
-        .expect("reading from memory");
-        out
-    };
+    })
+    .expect("reading from memory");
+    out
+}
+
+/// Evaluation plans (probes filled in one pass per scope, keyed by condition codes, taken as direct
+/// values) only change how fast a document is made: every sample, with the repository's partner
+/// profiles, gives the same documents and the same errors as walking every path (a traced run, which
+/// plans nothing).
+#[test]
+fn planned_evaluation_gives_what_walking_every_path_gives() {
     let mut documents = 0;
     for file in good_samples() {
         let data = std::fs::read(root().join(&file)).expect("sample");
@@ -189,4 +191,22 @@ fn planned_evaluation_gives_what_walking_every_path_gives() {
         documents += planned.iter().filter(|o| !o.starts_with("error: ")).count();
     }
     assert!(documents >= 30, "{documents} documents compared");
+}
+
+/// A list read from a segment that a scope holds more than once (two REF*LT, two REF*SE in one
+/// item) has every match, planned or walked; from a segment held once, its one value.
+#[test]
+fn lists_from_repeated_segments_have_every_match() {
+    let sample = std::fs::read_to_string(root().join("samples/x12/005010/856-globex-pick-pack.edi")).expect("sample");
+    let data = sample
+        .replace("LIN*1*BP*ACM-10011*VP*GX-4406-A*LT*L24-0502~\nSN1**1000*EA~\nREF*LT*L24-0502~", "LIN*1*BP*ACM-10011*VP*GX-4406-A~\nSN1**1000*EA~\nREF*LT*L24-0502~\nREF*SE*S-1~\nREF*LT*L24-0503~\nREF*SE*S-2~")
+        .replace("SE*37*5163~", "SE*40*5163~");
+    assert_ne!(data, sample, "the sample changed");
+    let (planned, walked) = (outcomes(data.as_bytes(), false), outcomes(data.as_bytes(), true));
+    assert_eq!(planned, walked);
+    let doc: serde_json::Value = serde_json::from_str(&planned[0]).unwrap_or_else(|_| panic!("a document: {}", planned[0]));
+    let items: Vec<&serde_json::Value> = doc["orders"][0]["packs"].as_array().expect("packs").iter().map(|p| &p["items"][0]).collect();
+    assert_eq!(items[0]["lots"], serde_json::json!(["L24-0502", "L24-0503"]), "{}", items[0]);
+    assert_eq!(items[0]["serials"], serde_json::json!(["S-1", "S-2"]), "{}", items[0]);
+    assert_eq!(items[1]["lots"], serde_json::json!(["L24-0477"]), "{}", items[1]);
 }

@@ -676,27 +676,37 @@ impl<'x> Cx<'x> {
                     f(self.finish(rule, Cow::Borrowed(c.as_str()), None, scope)?)?;
                     yielded += 1;
                 }
-                // A planned path whose probe found nothing has no match at all.
-                Src::Path(p) if matches!(self.planned(p, scope), Some(None)) => {}
-                Src::Path(p) => {
-                    let mut failed = None;
-                    self.walk(&p.steps, self.start(p, scope), &mut |s| {
-                        let Scope::Seg(seg) = s else { return false };
-                        let Some((el, at)) = self.read(&p.read, seg) else { return false };
-                        let done = match self.read_value(rule, p, seg, el, at, scope) {
-                            Ok(Some(g)) => {
-                                yielded += 1;
-                                f(g)
-                            }
-                            Ok(None) => Ok(()),
-                            Err(e) => Err(e),
-                        };
-                        done.map_err(|e| failed = Some(e)).is_err()
-                    });
-                    if let Some(e) = failed {
-                        return Err(e);
+                Src::Path(p) => match self.planned(p, scope) {
+                    // A planned path whose probe found nothing has no match at all.
+                    Some(None) => {}
+                    // One whose probe's segment is the last with its tag in the scope has that
+                    // one match only.
+                    Some(Some((seg, el, at))) if self.last_of_tag(p, scope, seg) => {
+                        if let Some(g) = self.read_value(rule, p, seg, el, at, scope)? {
+                            yielded += 1;
+                            f(g)?;
+                        }
                     }
-                }
+                    _ => {
+                        let mut failed = None;
+                        self.walk(&p.steps, self.start(p, scope), &mut |s| {
+                            let Scope::Seg(seg) = s else { return false };
+                            let Some((el, at)) = self.read(&p.read, seg) else { return false };
+                            let done = match self.read_value(rule, p, seg, el, at, scope) {
+                                Ok(Some(g)) => {
+                                    yielded += 1;
+                                    f(g)
+                                }
+                                Ok(None) => Ok(()),
+                                Err(e) => Err(e),
+                            };
+                            done.map_err(|e| failed = Some(e)).is_err()
+                        });
+                        if let Some(e) = failed {
+                            return Err(e);
+                        }
+                    }
+                },
             }
         }
         if yielded == 0 {
@@ -705,6 +715,14 @@ impl<'x> Cx<'x> {
             }
         }
         Ok(())
+    }
+
+    /// Whether segment `seg`, which path `p` (one step to a segment, relative) reads in `scope`, is
+    /// the last segment with its tag there: no other can match the path.
+    fn last_of_tag(&self, p: &RPath, scope: Scope, seg: u32) -> bool {
+        let (Scope::Inst(i), [step], false) = (scope, p.steps.as_slice(), p.absolute) else { return false };
+        let StepKind::Segment(tag) = step.kind else { return false };
+        !self.tree.segments(i).iter().rev().take_while(|&&s| s != seg).any(|&s| self.tree.tag(s) == tag)
     }
 
     /// At most how many members `entries` give in `scope`, when that is quick to tell (one step

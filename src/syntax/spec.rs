@@ -242,15 +242,25 @@ pub struct LoopNode {
     pub children: Vec<Node>,
     /// Each child's trigger tag ([`Node::trigger`]), side by side for the validator's searches.
     pub(crate) triggers: Vec<u32>,
+    /// [`tag_bit`] of every trigger after the first: a tag whose bit is not here is not among
+    /// them, and the validator looks one level up without searching.
+    pub(crate) later: u64,
     /// Indexes of the mandatory children, ascending.
     pub(crate) mandatory: Vec<usize>,
 }
 
+/// One of 64 bits for a segment tag (a multiplicative hash), for [`LoopNode::later`].
+#[inline]
+pub(crate) fn tag_bit(tag: u32) -> u64 {
+    1 << (tag.wrapping_mul(0x9E37_79B1) >> 26)
+}
+
 impl LoopNode {
     pub fn new(name: String, usage: Usage, max: u32, children: Vec<Node>) -> LoopNode {
-        let triggers = children.iter().map(Node::trigger).collect();
+        let triggers: Vec<u32> = children.iter().map(Node::trigger).collect();
+        let later = triggers.iter().skip(1).fold(0, |m, &t| m | tag_bit(t));
         let mandatory = (0..children.len()).filter(|&i| children[i].usage() == Usage::Mandatory).collect();
-        LoopNode { name, usage, max, children, triggers, mandatory }
+        LoopNode { name, usage, max, children, triggers, later, mandatory }
     }
 }
 

@@ -10,7 +10,7 @@ use super::diag::{Diagnostic, Location, Problem};
 use super::envelope::Standard;
 use super::reader::{all_printable_ascii, unprintable_mask, TransactionSet};
 use super::segment::{byte_mask, find_byte, nth_part, Element, Segment};
-use super::spec::{CompositeDef, Dictionary, DocumentSpec, ElementDef, Entry, EntryKind, LoopNode, Node, SegmentDef, Usage};
+use super::spec::{CompositeDef, Dictionary, DocumentSpec, ElementDef, Entry, EntryKind, LoopNode, Node, SegmentDef, Usage, tag_bit};
 use super::types::{self, DataType};
 use std::collections::HashMap;
 
@@ -440,8 +440,11 @@ fn place(
         let f = &stack[level];
         // Inside a loop, its trigger (child 0) found again means a new iteration, decided one level up.
         let from = if level > 0 { f.idx.max(1) } else { f.idx };
-        if let Some(k) = f.node.triggers.get(from..).and_then(|ts| ts.iter().position(|&x| x == t)) {
-            found = Some((level, from + k));
+        if from > 0 && f.node.later & tag_bit(t) == 0 {
+            continue;
+        }
+        if let Some(k) = find_trigger(&f.node.triggers, from, t) {
+            found = Some((level, k));
             break 'levels;
         }
     }
@@ -492,6 +495,31 @@ fn place(
             }
         }
     }
+}
+
+/// The first child at or after `from` whose trigger is `t`: the next few one by one (most
+/// segments are near the last), then eight a step.
+#[inline]
+fn find_trigger(triggers: &[u32], from: usize, t: u32) -> Option<usize> {
+    let rest = triggers.get(from..)?;
+    let near = rest.len().min(4);
+    if let Some(k) = rest[..near].iter().position(|&x| x == t) {
+        return Some(from + k);
+    }
+    let mut chunks = rest[near..].chunks_exact(8);
+    let mut at = from + near;
+    for chunk in &mut chunks {
+        let chunk: &[u32; 8] = chunk.try_into().expect("eight");
+        let mut hits = 0u32;
+        for (i, &x) in chunk.iter().enumerate() {
+            hits |= u32::from(x == t) << i;
+        }
+        if hits != 0 {
+            return Some(at + hits.trailing_zeros() as usize);
+        }
+        at += 8;
+    }
+    chunks.remainder().iter().position(|&x| x == t).map(|k| at + k)
 }
 
 /// Reports mandatory children of `f` after its current position and before `until`.
@@ -556,7 +584,7 @@ fn check_elements(
 /// or the segment is not plain (release characters, bytes outside printable ASCII, repetitions):
 /// then [`check_elements_in_full`] decides.
 #[inline]
-fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spans: Option<&mut Vec<(u32, u32)>>, ends: &mut [u32]) -> Option<u64> {
+fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, spans: Option<&mut Vec<(u32, u32)>>, ends: &mut [u32]) -> Option<u64> {
     let bytes = seg.as_bytes();
     if seg.is_escaped() {
         return None;
@@ -572,38 +600,44 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, mut spa
     // One pass over the segment finds the element separators and tells whether any component or
     // repetition separator is there: without one no element is a composite, without the other
     // none repeats.
-    let Marks { n, components, repetitions, printable } = marks(body, d, ends)?;
-    if repetitions || !printable {
+    // The last place of `ends` is kept for the end of the segment: at most 63 elements here.
+    let Marks { n, components, repetitions, printable } = marks(body, d, &mut ends[..MAX_QUICK - 1])?;
+    if repetitions || !printable || n >= def.entries.len() {
         return None;
     }
+    ends[n] = body.len() as u32;
+    let ends = &ends[..=n];
     // X12 simple elements must not contain the component separator (EDIFACT's have a release
     // character to write one).
     let simple_has_no_component = d.release.is_none() && components;
     let mut present = 0u64;
     let mut from = 0usize;
     // Each element ends at a separator, the last at the end of the segment.
-    for (i, end) in ends[..n].iter().map(|&e| e as usize).chain(std::iter::once(body.len())).enumerate() {
+    for (i, (&end, entry)) in ends.iter().zip(&def.entries).enumerate() {
+        let end = end as usize;
         let v = &body[from..end];
-        if let Some(spans) = spans.as_deref_mut() {
-            spans.push((base + from as u32, v.len() as u32));
-        }
         from = end + 1;
-        let entry = def.entries.get(i)?;
         if v.is_empty() {
             if entry.usage == Usage::Mandatory {
                 return None;
             }
             continue;
         }
-        if i < 64 {
-            present |= 1 << i;
-        }
+        present |= 1 << i;
         let fine = match entry.kind {
             EntryKind::Element(e) => !(simple_has_no_component && find_byte(d.component, v).is_some()) && value_fine(&dict.elements[e], v, d.decimal),
             EntryKind::Composite(c) => composite_fine(dict, &dict.composites[c], v, d.component, d.decimal),
         };
         if !fine {
             return None;
+        }
+    }
+    if let Some(spans) = spans {
+        spans.reserve(ends.len());
+        let mut from = 0u32;
+        for &end in ends {
+            spans.push((base + from, end - from));
+            from = end + 1;
         }
     }
     // `n + 1` elements were given.
@@ -1027,6 +1061,18 @@ mod tests {
     use super::*;
     use crate::syntax::reader::{Item, Reader};
     use crate::syntax::validate::check_structure;
+
+    /// The trigger search finds what a search one by one finds, near and far, at every start.
+    #[test]
+    fn trigger_search_finds_the_first_from_a_start() {
+        let triggers: Vec<u32> = (0..40u32).map(|i| [7, 3, 9, 3, 1, 5][(i as usize * 7) % 6] + i / 13).collect();
+        for from in 0..=triggers.len() + 1 {
+            for t in 0..12 {
+                let expected = triggers.get(from..).and_then(|ts| ts.iter().position(|&x| x == t)).map(|k| from + k);
+                assert_eq!(find_trigger(&triggers, from, t), expected, "from {from}, tag {t}");
+            }
+        }
+    }
 
     /// The quick decision that a segment is fine never lets through what the full check reports:
     /// every sample, with thousands of single-byte changes (separators, release characters,

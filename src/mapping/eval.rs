@@ -752,11 +752,10 @@ impl<'x> Cx<'x> {
     }
 
     fn read_value(&self, rule: &'x ValueRule, p: &RPath, seg: u32, el: Element<'x>, at: Position, scope: Scope) -> Result<Option<Got<'x>>, Fail> {
-        // Most values are plain ASCII without release characters: trim the bytes and borrow them.
-        let trimmed = trim_bytes(el.as_bytes());
-        let mut sent = match std::str::from_utf8(trimmed) {
-            Ok(t) if !el.is_escaped() && trimmed.is_ascii() => Cow::Borrowed(t),
-            _ => trim_cow(el.text()),
+        // Most values are plain text without release characters: trim and borrow them.
+        let mut sent = match el.plain_text() {
+            Some(t) => Cow::Borrowed(trim_str(t)),
+            None => trim_cow(el.text()),
         };
         if let Some(pre) = rule.prefix.as_deref().filter(|pre| sent.starts_with(pre)) {
             sent = match sent {

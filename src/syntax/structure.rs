@@ -153,11 +153,12 @@ impl Validator {
         // One pass over the elements for the three (0 is no element: the level is optional).
         let [id, parent, level] = seg.get_each([h.id, h.parent, h.level.unwrap_or(0)]);
         let loc = |e: usize| Location::segment(seg.offset(), number, seg.id()).with_element(e as u16);
-        let sid = seg.id_str();
+        // The segment's id as text, for messages only.
+        let sid = || seg.id_str();
         let inst = self.tree.instances.len() as u32 - 1;
         if self.hl_levels.get(id).is_some() {
             out.push(
-                Diagnostic::error(Problem::InvalidHierarchy, loc(h.id), format!("{sid}{:02} id {:?} is used twice", h.id, lossy(id)))
+                Diagnostic::error(Problem::InvalidHierarchy, loc(h.id), format!("{}{:02} id {:?} is used twice", sid(), h.id, lossy(id)))
                     .with_value(id),
             );
         }
@@ -178,7 +179,7 @@ impl Validator {
                         Diagnostic::error(
                             Problem::InvalidHierarchy,
                             loc(h.parent),
-                            format!("{sid}{:02} parent {:?} is not the id of an earlier {sid}", h.parent, lossy(parent)),
+                            format!("{sid}{:02} parent {:?} is not the id of an earlier {sid}", h.parent, lossy(parent), sid = sid()),
                         )
                         .with_value(parent),
                     );
@@ -196,7 +197,8 @@ impl Validator {
                             Problem::InvalidHierarchy,
                             loc(lpos),
                             format!(
-                                "{sid} level {:?} cannot sit under {shown}; its parent must be {}",
+                                "{} level {:?} cannot sit under {shown}; its parent must be {}",
+                                sid(),
                                 lossy(level),
                                 allowed.iter().map(|a| if a.is_empty() { "top level".to_string() } else { a.clone() }).collect::<Vec<_>>().join(" or ")
                             ),

@@ -746,6 +746,18 @@ impl<'x> Cx<'x> {
 
     /// Calls `f` on each scope path `p` matches from `scope`, in document order.
     fn each_match(&self, p: &RPath, scope: Scope, f: &mut dyn FnMut(Scope) -> Result<(), Fail>) -> Result<(), Fail> {
+        // The usual `each`, one step to child loops (`HL[03=I]`, `SG25`): no walk.
+        if let ([step], false, Scope::Inst(i)) = (p.steps.as_slice(), p.absolute, scope) {
+            if let StepKind::Loop(key) = step.kind {
+                for &c in self.tree.children(i) {
+                    let inst = self.tree.instance(c);
+                    if inst.name == key && self.cond_ok(inst.first, &step.conds) {
+                        f(Scope::Inst(c))?;
+                    }
+                }
+                return Ok(());
+            }
+        }
         let mut failed = None;
         self.walk(&p.steps, self.start(p, scope), &mut |s| f(s).map_err(|e| failed = Some(e)).is_err());
         failed.map_or(Ok(()), Err)

@@ -594,6 +594,16 @@ impl<'x> Cx<'x> {
         }
     }
 
+    /// Whether value rule `v` surely yields nothing in `scope`: no condition, join or default, and
+    /// every source a planned path whose probe found nothing.
+    pub(super) fn yields_nothing(&self, v: &ValueRule, scope: Scope) -> bool {
+        if !v.when.any.is_empty() || !v.when.none.is_empty() || v.default.is_some() || v.join.is_some() {
+            return false;
+        }
+        let planned = self.planned.borrow();
+        v.sources.iter().all(|s| matches!(s, Src::Path(p) if slot_of(&planned.frames, p, scope).is_some_and(|i| planned.slots[i].is_none())))
+    }
+
     /// Whether a `when`/`unless` condition holds in `scope`.
     pub(super) fn holds(&self, w: &super::When, scope: Scope) -> bool {
         (w.any.is_empty() || w.any.iter().any(|p| self.exists(p, scope))) && !w.none.iter().any(|p| self.exists(p, scope))
@@ -1224,6 +1234,12 @@ pub(super) enum Member<'x> {
 /// matches in document order.
 pub(super) fn members<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope, f: &mut dyn FnMut(Member<'x>) -> Result<(), Fail>) -> Result<(), Fail> {
     for e in entries {
+        // Lists of many reads of which few are there (a DESADV item's lots: PIA NB, GIN BX, ...).
+        if let (None, Body::Value(v), true, true) = (&e.each, &e.body, e.when.any.is_empty(), e.when.none.is_empty()) {
+            if cx.yields_nothing(v, scope) {
+                continue;
+            }
+        }
         let mut one = |s: Scope| -> Result<(), Fail> {
             if !cx.holds(&e.when, s) {
                 return Ok(());

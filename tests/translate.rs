@@ -210,3 +210,39 @@ fn lists_from_repeated_segments_have_every_match() {
     assert_eq!(items[0]["serials"], serde_json::json!(["S-1", "S-2"]), "{}", items[0]);
     assert_eq!(items[1]["lots"], serde_json::json!(["L24-0477"]), "{}", items[1]);
 }
+
+/// EDIFACT lists of many reads (a DESADV item's lots: PIA NB, GIN BX, ...; serials: GIN BN) give
+/// what is there, planned or walked, and nothing for an item that has none.
+#[test]
+fn desadv_lots_and_serials_from_many_reads() {
+    let sample = std::fs::read_to_string(root().join("samples/edifact/D96A/DESADV-globex-pallets.edi")).expect("sample");
+    let data = sample
+        .replace("PIA+1+GX-HB-M8X40-ZN:SA+100-2001:IN'", "PIA+1+GX-HB-M8X40-ZN:SA+100-2001:IN+L-77:NB'")
+        .replace("QTY+12:5000:PCE'", "QTY+12:5000:PCE'\nGIN+BN+S-1+S-2'")
+        .replace("UNT+33+DES00211'", "UNT+34+DES00211'");
+    assert_ne!(data, sample, "the sample changed");
+    let (planned, walked) = (outcomes(data.as_bytes(), false), outcomes(data.as_bytes(), true));
+    assert_eq!(planned, walked);
+    let doc: serde_json::Value = serde_json::from_str(&planned[0]).unwrap_or_else(|_| panic!("a document: {}", planned[0]));
+    // Every shipped item, wherever its pack is, in document order.
+    fn items<'v>(v: &'v serde_json::Value, out: &mut Vec<&'v serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("items", serde_json::Value::Array(list)) => out.extend(list.iter()),
+                        _ => items(x, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(list) => list.iter().for_each(|x| items(x, out)),
+            _ => {}
+        }
+    }
+    let mut found = vec![];
+    items(&doc, &mut found);
+    let items = found;
+    assert_eq!(items[0]["lots"], serde_json::json!(["L-77"]), "{}", items[0]);
+    assert_eq!(items[0]["serials"], serde_json::json!(["S-1", "S-2"]), "{}", items[0]);
+    assert_eq!(items[1].get("lots"), None, "{}", items[1]);
+}

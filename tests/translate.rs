@@ -193,44 +193,23 @@ fn planned_evaluation_gives_what_walking_every_path_gives() {
     assert!(documents >= 30, "{documents} documents compared");
 }
 
-/// A list read from a segment that a scope holds more than once (two REF*LT, two REF*SE in one
-/// item) has every match, planned or walked; from a segment held once, its one value.
-#[test]
-fn lists_from_repeated_segments_have_every_match() {
-    let sample = std::fs::read_to_string(root().join("samples/x12/005010/856-globex-pick-pack.edi")).expect("sample");
-    let data = sample
-        .replace("LIN*1*BP*ACM-10011*VP*GX-4406-A*LT*L24-0502~\nSN1**1000*EA~\nREF*LT*L24-0502~", "LIN*1*BP*ACM-10011*VP*GX-4406-A~\nSN1**1000*EA~\nREF*LT*L24-0502~\nREF*SE*S-1~\nREF*LT*L24-0503~\nREF*SE*S-2~")
-        .replace("SE*37*5163~", "SE*40*5163~");
-    assert_ne!(data, sample, "the sample changed");
+/// The shipped items (wherever their pack is, in document order) of the ship notice that `sample`
+/// becomes with `edits`, which must give the same documents planned and walked.
+fn shipped_items(sample: &str, edits: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let mut data = std::fs::read_to_string(root().join(sample)).expect("sample");
+    for (from, to) in edits {
+        assert!(data.contains(from), "{sample} has {from:?}");
+        data = data.replace(from, to);
+    }
     let (planned, walked) = (outcomes(data.as_bytes(), false), outcomes(data.as_bytes(), true));
     assert_eq!(planned, walked);
     let doc: serde_json::Value = serde_json::from_str(&planned[0]).unwrap_or_else(|_| panic!("a document: {}", planned[0]));
-    let items: Vec<&serde_json::Value> = doc["orders"][0]["packs"].as_array().expect("packs").iter().map(|p| &p["items"][0]).collect();
-    assert_eq!(items[0]["lots"], serde_json::json!(["L24-0502", "L24-0503"]), "{}", items[0]);
-    assert_eq!(items[0]["serials"], serde_json::json!(["S-1", "S-2"]), "{}", items[0]);
-    assert_eq!(items[1]["lots"], serde_json::json!(["L24-0477"]), "{}", items[1]);
-}
-
-/// EDIFACT lists of many reads (a DESADV item's lots: PIA NB, GIN BX, ...; serials: GIN BN) give
-/// what is there, planned or walked, and nothing for an item that has none.
-#[test]
-fn desadv_lots_and_serials_from_many_reads() {
-    let sample = std::fs::read_to_string(root().join("samples/edifact/D96A/DESADV-globex-pallets.edi")).expect("sample");
-    let data = sample
-        .replace("PIA+1+GX-HB-M8X40-ZN:SA+100-2001:IN'", "PIA+1+GX-HB-M8X40-ZN:SA+100-2001:IN+L-77:NB'")
-        .replace("QTY+12:5000:PCE'", "QTY+12:5000:PCE'\nGIN+BN+S-1+S-2'")
-        .replace("UNT+33+DES00211'", "UNT+34+DES00211'");
-    assert_ne!(data, sample, "the sample changed");
-    let (planned, walked) = (outcomes(data.as_bytes(), false), outcomes(data.as_bytes(), true));
-    assert_eq!(planned, walked);
-    let doc: serde_json::Value = serde_json::from_str(&planned[0]).unwrap_or_else(|_| panic!("a document: {}", planned[0]));
-    // Every shipped item, wherever its pack is, in document order.
-    fn items<'v>(v: &'v serde_json::Value, out: &mut Vec<&'v serde_json::Value>) {
+    fn items(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
         match v {
             serde_json::Value::Object(m) => {
                 for (k, x) in m {
                     match (k.as_str(), x) {
-                        ("items", serde_json::Value::Array(list)) => out.extend(list.iter()),
+                        ("items", serde_json::Value::Array(list)) => out.extend(list.iter().cloned()),
                         _ => items(x, out),
                     }
                 }
@@ -241,7 +220,37 @@ fn desadv_lots_and_serials_from_many_reads() {
     }
     let mut found = vec![];
     items(&doc, &mut found);
-    let items = found;
+    found
+}
+
+/// A list read from a segment that a scope holds more than once (two REF*LT, two REF*SE in one
+/// item) has every match, planned or walked; from a segment held once, its one value.
+#[test]
+fn lists_from_repeated_segments_have_every_match() {
+    let items = shipped_items(
+        "samples/x12/005010/856-globex-pick-pack.edi",
+        &[
+            ("LIN*1*BP*ACM-10011*VP*GX-4406-A*LT*L24-0502~\nSN1**1000*EA~\nREF*LT*L24-0502~", "LIN*1*BP*ACM-10011*VP*GX-4406-A~\nSN1**1000*EA~\nREF*LT*L24-0502~\nREF*SE*S-1~\nREF*LT*L24-0503~\nREF*SE*S-2~"),
+            ("SE*37*5163~", "SE*40*5163~"),
+        ],
+    );
+    assert_eq!(items[0]["lots"], serde_json::json!(["L24-0502", "L24-0503"]), "{}", items[0]);
+    assert_eq!(items[0]["serials"], serde_json::json!(["S-1", "S-2"]), "{}", items[0]);
+    assert_eq!(items[1]["lots"], serde_json::json!(["L24-0477"]), "{}", items[1]);
+}
+
+/// EDIFACT lists of many reads (a DESADV item's lots: PIA NB, GIN BX, ...; serials: GIN BN) give
+/// what is there, planned or walked, and nothing for an item that has none.
+#[test]
+fn desadv_lots_and_serials_from_many_reads() {
+    let items = shipped_items(
+        "samples/edifact/D96A/DESADV-globex-pallets.edi",
+        &[
+            ("PIA+1+GX-HB-M8X40-ZN:SA+100-2001:IN'", "PIA+1+GX-HB-M8X40-ZN:SA+100-2001:IN+L-77:NB'"),
+            ("QTY+12:5000:PCE'", "QTY+12:5000:PCE'\nGIN+BN+S-1+S-2'"),
+            ("UNT+33+DES00211'", "UNT+34+DES00211'"),
+        ],
+    );
     assert_eq!(items[0]["lots"], serde_json::json!(["L-77"]), "{}", items[0]);
     assert_eq!(items[0]["serials"], serde_json::json!(["S-1", "S-2"]), "{}", items[0]);
     assert_eq!(items[1].get("lots"), None, "{}", items[1]);

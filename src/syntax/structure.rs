@@ -601,8 +601,8 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, spans: 
     let base = (bytes.len() - body.len()) as u32;
     // One pass over the segment finds the element separators and tells whether any component or
     // repetition separator is there: without one no element is a composite, without the other
-    // none repeats.
-    // The last place of `ends` is kept for the end of the segment: at most 63 elements here.
+    // none repeats. The last place of `ends` is kept for the end of the segment (at most 63
+    // elements here); more elements than the definition has are the full check's to report.
     let Marks { n, components, repetitions, printable } = marks(body, d, &mut ends[..MAX_QUICK - 1])?;
     if repetitions || !printable || n >= def.entries.len() {
         return None;

@@ -595,15 +595,18 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, spans: 
     let Some(body) = seg.body() else {
         return (def.required == 0 && all_printable_ascii(bytes)).then_some(0);
     };
-    if !all_printable_ascii(&bytes[..bytes.len() - body.len()]) {
+    let base = bytes.len() - body.len();
+    // The id matched the definition's tag, so an id of up to three bytes is the definition's own
+    // (printable); only the separator after it is left to look at.
+    let head_printable = if base <= 4 { (0x20..0x7f).contains(&d.element) } else { all_printable_ascii(&bytes[..base]) };
+    if !head_printable {
         return None;
     }
-    let base = (bytes.len() - body.len()) as u32;
     // One pass over the segment finds the element separators and tells whether any component or
     // repetition separator is there: without one no element is a composite, without the other
     // none repeats. The last place of `ends` is kept for the end of the segment (at most 63
     // elements here); more elements than the definition has are the full check's to report.
-    let Marks { n, components, repetitions, printable } = marks(body, d, &mut ends[..MAX_QUICK - 1])?;
+    let Marks { n, components, repetitions, printable } = marks(bytes, base, d, &mut ends[..MAX_QUICK - 1])?;
     if repetitions || !printable || n >= def.entries.len() {
         return None;
     }
@@ -638,7 +641,7 @@ fn elements_fine(dict: &Dictionary, def: &SegmentDef, seg: &Segment<'_>, spans: 
         spans.reserve(ends.len());
         let mut from = 0u32;
         for &end in ends {
-            spans.push((base + from, end - from));
+            spans.push((base as u32 + from, end - from));
             from = end + 1;
         }
     }
@@ -696,37 +699,45 @@ struct Marks {
     printable: bool,
 }
 
-/// Finds the element separators of `body` (into `ends`), whether it has component or repetition
-/// separators, and whether all of it is printable ASCII, eight bytes a step. `None` when there are
-/// more separators than `ends` holds.
+/// Finds the element separators of the body `bytes[start..]` (into `ends`, from the body's start),
+/// whether it has component or repetition separators, and whether all of it is printable ASCII,
+/// eight bytes a step. `None` when there are more separators than `ends` holds.
 #[inline]
-fn marks(body: &[u8], d: &super::segment::Delimiters, ends: &mut [u32]) -> Option<Marks> {
+fn marks(bytes: &[u8], start: usize, d: &super::segment::Delimiters, ends: &mut [u32]) -> Option<Marks> {
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let body = &bytes[start..];
     let (mut n, mut comp, mut rep, mut odd) = (0usize, 0u64, 0u64, 0u64);
     let mut chunks = body.chunks_exact(8);
     let mut at = 0u32;
-    for chunk in &mut chunks {
-        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let mut m = byte_mask(w, d.element);
-        odd |= unprintable_mask(w);
-        comp |= byte_mask(w, d.component);
+    let mut word = |w: u64, valid: u64, at: u32, n: &mut usize| -> Option<()> {
+        let mut m = byte_mask(w, d.element) & valid;
+        odd |= unprintable_mask(w) & valid;
+        comp |= byte_mask(w, d.component) & valid;
         if let Some(r) = d.repetition {
-            rep |= byte_mask(w, r);
+            rep |= byte_mask(w, r) & valid;
         }
         while m != 0 {
-            *ends.get_mut(n)? = at + m.trailing_zeros() / 8;
-            n += 1;
+            *ends.get_mut(*n)? = at + m.trailing_zeros() / 8;
+            *n += 1;
             m &= m - 1;
         }
+        Some(())
+    };
+    for chunk in &mut chunks {
+        word(u64::from_le_bytes(chunk.try_into().expect("8 bytes")), HI, at, &mut n)?;
         at += 8;
     }
-    for (k, &b) in chunks.remainder().iter().enumerate() {
-        if b == d.element {
-            *ends.get_mut(n)? = at + k as u32;
-            n += 1;
-        }
-        comp |= u64::from(b == d.component);
-        rep |= u64::from(Some(b) == d.repetition);
-        odd |= u64::from(!(b' '..=b'~').contains(&b));
+    let k = chunks.remainder().len();
+    if k > 0 {
+        // The last k bytes as the low bytes of one word: the segment's last eight bytes shifted
+        // down (the id is in front of the body), or byte by byte for a segment shorter than that.
+        let w = match bytes.len().checked_sub(8) {
+            Some(from) => u64::from_le_bytes(bytes[from..].try_into().expect("8 bytes")) >> (8 * (8 - k)),
+            None => chunks.remainder().iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b)),
+        };
+        // Only the low k bytes count: `byte_mask` is exact per byte, and `unprintable_mask`'s
+        // carries and borrows run upwards, so the bytes above cannot change the low ones.
+        word(w, HI >> (8 * (8 - k)), at, &mut n)?;
     }
     Some(Marks { n, components: comp != 0, repetitions: rep != 0, printable: odd == 0 })
 }

@@ -137,6 +137,11 @@ impl<T: Slot> Slot for Vec<T> {
         let Rule::Array(entries) = rule else {
             return Err(Box::new(MapError::new("is not a list in the mapping, but a list in the canonical document")));
         };
+        // Most lists of an item are empty (its lots, serials): no members to look for then.
+        if cx.surely_empty(entries, scope) {
+            *out = Some(Vec::new());
+            return Ok(());
+        }
         let list = out.insert(Vec::with_capacity(cx.members_hint(entries, scope)));
         let mut i = 0usize;
         members(cx, entries, scope, &mut |member| {

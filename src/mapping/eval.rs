@@ -604,6 +604,21 @@ impl<'x> Cx<'x> {
         v.sources.iter().all(|s| matches!(s, Src::Path(p) if slot_of(&planned.frames, p, scope).is_some_and(|i| planned.slots[i].is_none())))
     }
 
+    /// Whether list entry `e` surely gives no member in `scope`: a value read without `each` or
+    /// conditions that [`Cx::yields_nothing`].
+    #[inline]
+    pub(super) fn entry_yields_nothing(&self, e: &Entry, scope: Scope) -> bool {
+        match (&e.each, &e.body) {
+            (None, Body::Value(v)) => e.when.any.is_empty() && e.when.none.is_empty() && self.yields_nothing(v, scope),
+            _ => false,
+        }
+    }
+
+    /// Whether a list of `entries` is surely empty in `scope` (every entry yields nothing).
+    pub(super) fn surely_empty(&self, entries: &[Entry], scope: Scope) -> bool {
+        entries.iter().all(|e| self.entry_yields_nothing(e, scope))
+    }
+
     /// Whether a `when`/`unless` condition holds in `scope`.
     pub(super) fn holds(&self, w: &super::When, scope: Scope) -> bool {
         (w.any.is_empty() || w.any.iter().any(|p| self.exists(p, scope))) && !w.none.iter().any(|p| self.exists(p, scope))
@@ -1030,6 +1045,12 @@ fn trim_str(s: &str) -> &str {
 
 #[inline]
 fn trim_bytes(b: &[u8]) -> &[u8] {
+    // Nearly every value has no space at either end.
+    if let (Some(&first), Some(&last)) = (b.first(), b.last()) {
+        if first != b' ' && last != b' ' {
+            return b;
+        }
+    }
     let end = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
     let start = b[..end].iter().position(|&c| c != b' ').unwrap_or(end);
     &b[start..end]
@@ -1235,10 +1256,8 @@ pub(super) enum Member<'x> {
 pub(super) fn members<'x>(cx: &Cx<'x>, entries: &'x [Entry], scope: Scope, f: &mut dyn FnMut(Member<'x>) -> Result<(), Fail>) -> Result<(), Fail> {
     for e in entries {
         // Lists of many reads of which few are there (a DESADV item's lots: PIA NB, GIN BX, ...).
-        if let (None, Body::Value(v), true, true) = (&e.each, &e.body, e.when.any.is_empty(), e.when.none.is_empty()) {
-            if cx.yields_nothing(v, scope) {
-                continue;
-            }
+        if cx.entry_yields_nothing(e, scope) {
+            continue;
         }
         let mut one = |s: Scope| -> Result<(), Fail> {
             if !cx.holds(&e.when, s) {

@@ -263,9 +263,15 @@ impl<'x> Cx<'x> {
         })
     }
 
+    /// Segment `i`, marked plain when the validator's quick check found it so.
     #[inline]
     fn seg(&self, i: u32) -> Segment<'x> {
-        self.set.segment(i as usize)
+        let s = self.set.segment(i as usize);
+        if self.tree.plain(i) {
+            s.known_plain()
+        } else {
+            s
+        }
     }
 
     /// Starts evaluating a scope root: fills its plan's slots in one pass over the scope's segments.
@@ -312,7 +318,7 @@ impl<'x> Cx<'x> {
             RRead::Element { at, .. } => {
                 let el = view.element(*at)?;
                 // A value of spaces only is no value.
-                el.as_bytes().iter().any(|&b| b != b' ').then_some((seg, el, *at))
+                (!trim_bytes(el.as_bytes()).is_empty()).then_some((seg, el, *at))
             }
             read => self.read_apart(read, seg),
         };

@@ -151,6 +151,8 @@ pub struct Segment<'a> {
     escaped: bool,
     /// Length of the id: the position of the first element separator (or the whole segment).
     id_len: u32,
+    /// Every byte is known to be printable ASCII (the validator's quick check saw it).
+    ascii: bool,
 }
 
 impl<'a> Segment<'a> {
@@ -158,14 +160,22 @@ impl<'a> Segment<'a> {
     #[inline]
     pub fn new(bytes: &'a [u8], offset: u64, delims: Delimiters, escaped: bool) -> Self {
         let id_len = find_byte(delims.element, bytes).unwrap_or(bytes.len()) as u32;
-        Segment { bytes, offset, delims, escaped, id_len }
+        Segment { bytes, offset, delims, escaped, id_len, ascii: false }
     }
 
     /// A segment whose id length the reader measured already (see [`id_len`]).
     #[inline]
     pub(crate) fn with_id_len(bytes: &'a [u8], offset: u64, delims: Delimiters, escaped: bool, id_len: u32) -> Self {
         debug_assert_eq!(id_len as usize, find_byte(delims.element, bytes).unwrap_or(bytes.len()));
-        Segment { bytes, offset, delims, escaped, id_len }
+        Segment { bytes, offset, delims, escaped, id_len, ascii: false }
+    }
+
+    /// The same segment, known to be printable ASCII without release characters (as the
+    /// validator's quick check found it): its values' text needs no check.
+    #[inline]
+    pub(crate) fn known_plain(self) -> Self {
+        debug_assert!(!self.escaped && self.bytes.iter().all(|b| (0x20..0x7f).contains(b)));
+        Segment { ascii: true, ..self }
     }
 
     /// The raw bytes, id through last element, terminator excluded.
@@ -258,7 +268,7 @@ impl<'a> Segment<'a> {
     #[inline]
     pub fn element_span(&self, offset: u32, len: u32) -> Element<'a> {
         let raw = &self.bytes[offset as usize..(offset + len) as usize];
-        Element { raw, delims: self.delims, escaped: self.escaped }
+        Element { raw, delims: self.delims, escaped: self.escaped, ascii: self.ascii }
     }
 
     /// Number of elements present (trailing empty elements count: they were written).
@@ -378,6 +388,8 @@ pub struct Element<'a> {
     raw: &'a [u8],
     delims: Delimiters,
     escaped: bool,
+    /// Known to be ASCII (and so not escaped): see [`Segment::known_plain`].
+    ascii: bool,
 }
 
 impl<'a> Element<'a> {
@@ -385,6 +397,10 @@ impl<'a> Element<'a> {
     /// interchange's charset, the bytes as they are (UTF-8; for Latin-1, ASCII).
     #[inline]
     pub fn plain_text(&self) -> Option<&'a str> {
+        if self.ascii {
+            // SAFETY: ASCII is UTF-8.
+            return Some(unsafe { std::str::from_utf8_unchecked(self.raw) });
+        }
         if self.escaped {
             return None;
         }
@@ -436,7 +452,7 @@ impl<'a> Element<'a> {
             return self.components().nth(p);
         }
         let (start, end) = nth_part(self.raw, self.delims.component, p)?;
-        Some(Element { raw: &self.raw[start..end], delims: self.delims, escaped: self.escaped })
+        Some(Element { raw: &self.raw[start..end], ..*self })
     }
 
     /// Where each component of this element is (`(start, end)` in its bytes), for at most `N`
@@ -560,7 +576,7 @@ impl<'a> Iterator for Parts<'a> {
                 self.rest
             }
         };
-        Some(Element { raw, delims: self.delims, escaped: self.escaped })
+        Some(Element { raw, delims: self.delims, escaped: self.escaped, ascii: false })
     }
 }
 

@@ -96,8 +96,8 @@ impl Validator {
                     let in_full = false;
                     if in_full {
                         check_elements_in_full(dict, sdef, &seg, number, doc.standard, spans, out);
-                    } else {
-                        check_elements(dict, sdef, &seg, number, doc.standard, spans, &mut self.rules, &mut self.ends, out);
+                    } else if check_elements(dict, sdef, &seg, number, doc.standard, spans, &mut self.rules, &mut self.ends, out) && self.record {
+                        self.tree.plain[i] = true;
                     }
                     if t == doc.hierarchy_tag && t != 0 {
                         self.check_hierarchy(doc, &seg, number, out);
@@ -291,6 +291,8 @@ pub struct Tree {
     owner: Vec<u32>,
     /// Each segment's tag ([`crate::syntax::segment::tag`]), so walks compare numbers.
     tags: Vec<u32>,
+    /// Whether the quick element check passed the segment: printable ASCII, no release characters.
+    plain: Vec<bool>,
     /// Each placed segment's elements as (offset in the segment, length): `elems[elem_start[i]..elem_start[i + 1]]`.
     elem_start: Vec<u32>,
     elems: Vec<(u32, u32)>,
@@ -323,6 +325,8 @@ impl Tree {
         self.owner.resize(segments, NONE);
         self.tags.clear();
         self.tags.reserve(segments);
+        self.plain.clear();
+        self.plain.resize(segments, false);
         self.elems.clear();
         self.elem_start.clear();
         self.elem_start.resize(segments + 1, 0);
@@ -370,6 +374,12 @@ impl Tree {
     #[inline]
     pub fn tag(&self, segment: u32) -> u32 {
         self.tags[segment as usize]
+    }
+
+    /// Whether segment `segment` is known to be printable ASCII without release characters.
+    #[inline]
+    pub fn plain(&self, segment: u32) -> bool {
+        self.plain.get(segment as usize).copied().unwrap_or(false)
     }
 
     /// The elements of a placed segment as (offset in the segment's bytes, length); empty for a
@@ -551,7 +561,8 @@ fn report_missing(f: &Frame<'_>, k: usize, offset: u64, number: u32, out: &mut V
     ));
 }
 
-/// Checks each element of a segment against its definition.
+/// Checks each element of a segment against its definition. True when the quick check passed it
+/// (then it is printable ASCII without release characters).
 #[allow(clippy::too_many_arguments)]
 fn check_elements(
     dict: &Dictionary,
@@ -563,7 +574,7 @@ fn check_elements(
     rules: &mut RulesMemo,
     ends: &mut [u32],
     out: &mut Vec<Diagnostic>,
-) {
+) -> bool {
     // Nearly every segment is fine: that is decided first, without building any message. Only a
     // segment with a problem (or release characters, or bytes outside printable ASCII) is walked
     // again below, where each problem is described.
@@ -572,12 +583,13 @@ fn check_elements(
         if standard == Standard::Edifact && def.id == "DTM" {
             check_edifact_date(seg, number, out);
         }
-        return;
+        return true;
     }
     if let Some(spans) = spans.as_deref_mut() {
         spans.truncate(before);
     }
     check_elements_in_full(dict, def, seg, number, standard, spans, out);
+    false
 }
 
 /// The present elements of `seg` (bit `p - 1` for position `p`) when every element is valid by
@@ -1135,6 +1147,12 @@ mod tests {
                     if checked {
                         let spans = |v: &Validator| (0..set.len() as u32).map(|i| v.tree().element_spans(i).to_vec()).collect::<Vec<_>>();
                         assert_eq!(spans(&quick), spans(&full), "sample {n}, round {round}");
+                        // What the mapping takes as text unchecked: printable ASCII, nothing escaped.
+                        for i in 0..set.len() as u32 {
+                            let seg = set.segment(i as usize);
+                            let plain = !seg.is_escaped() && seg.as_bytes().iter().all(|b| (0x20..0x7f).contains(b));
+                            assert!(plain || !quick.tree().plain(i), "sample {n}, round {round}: segment {} is not plain", i + 1);
+                        }
                     }
                     compared += 1;
                 }

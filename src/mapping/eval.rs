@@ -314,14 +314,6 @@ impl<'x> Cx<'x> {
         let bytes = s.as_bytes();
         let spans = self.tree.element_spans(seg);
         let mut view = SegView::new(s, spans);
-        let read = |p: &Probe, view: &mut SegView<'x>| match &p.read {
-            RRead::Element { at, .. } => {
-                let el = view.element(*at)?;
-                // A value of spaces only is no value.
-                (!trim_bytes(el.as_bytes()).is_empty()).then_some((seg, el, *at))
-            }
-            read => self.read_apart(read, seg),
-        };
         for &k in &probes.each {
             let slot = &mut slots[usize::from(k)];
             if slot.is_some() {
@@ -332,7 +324,7 @@ impl<'x> Cx<'x> {
             if !holds {
                 continue;
             }
-            *slot = read(p, &mut view);
+            self.read_into(p, &mut view, seg, slot);
         }
         for group in &probes.keyed {
             // The first condition of each probe here: one of its codes at `group.at`.
@@ -344,7 +336,7 @@ impl<'x> Cx<'x> {
                 }
                 let p = &plan.probes[usize::from(k)];
                 if p.conds[1..].iter().all(|c| c.test.accepts(view.value_at(c.at))) {
-                    *slot = read(p, &mut view);
+                    self.read_into(p, &mut view, seg, slot);
                 }
             }
         }
@@ -375,6 +367,22 @@ impl<'x> Cx<'x> {
                 }
                 q += 2;
             }
+        }
+    }
+
+    /// Fills the empty `slot` with what probe `p` reads in `view` (segment `seg`), when that is
+    /// a value (a value of spaces only is none).
+    #[inline(always)]
+    fn read_into(&self, p: &Probe, view: &mut SegView<'x>, seg: u32, slot: &mut Option<Found<'x>>) {
+        match &p.read {
+            RRead::Element { at, .. } => {
+                if let Some(el) = view.element(*at) {
+                    if !trim_bytes(el.as_bytes()).is_empty() {
+                        *slot = Some((seg, el, *at));
+                    }
+                }
+            }
+            read => *slot = self.read_apart(read, seg),
         }
     }
 

@@ -611,11 +611,13 @@ impl<'x> Cx<'x> {
     /// Whether value rule `v` surely yields nothing in `scope`: no condition, join or default, and
     /// every source a planned path whose probe found nothing.
     pub(super) fn yields_nothing(&self, v: &ValueRule, scope: Scope) -> bool {
-        if !v.when.any.is_empty() || !v.when.none.is_empty() || v.default.is_some() || v.join.is_some() {
-            return false;
-        }
+        let Some(probes) = &v.probes else { return false };
         let planned = self.planned.borrow();
-        v.sources.iter().all(|s| matches!(s, Src::Path(p) if slot_of(&planned.frames, p, scope).is_some_and(|i| planned.slots[i].is_none())))
+        // The probes are the scope's own: filled when the scope is the innermost entered.
+        match planned.frames.last() {
+            Some(&(s, base)) if s == scope => probes.iter().all(|&k| planned.slots[base as usize + usize::from(k)].is_none()),
+            _ => false,
+        }
     }
 
     /// Whether list entry `e` surely gives no member in `scope`: a value read without `each` or

@@ -604,6 +604,9 @@ pub(crate) struct ValueRule {
     /// table's translation; a decimal only checked), and the first source is planned: its text is
     /// taken straight from the slots ([`plan`], [`eval::Cx::direct`]).
     pub direct: bool,
+    /// When the rule yields a value only from its sources and each is planned in the scope's own
+    /// plan: their probes, so that "nothing found" is a look at the slots ([`plan`]).
+    pub probes: Option<Box<[u16]>>,
     pub origin: Origin,
     /// The canonical field it fills (`lines.quantity.unit`).
     pub target: String,
@@ -905,6 +908,7 @@ impl<'e> Compiler<'e> {
             all: false,
             prefix: None,
             direct: false,
+            probes: None,
             origin,
             target: target.to_string(),
         };

@@ -153,6 +153,19 @@ fn plan_value(v: &mut ValueRule, own: &mut Plan, mut doc: Option<&mut Plan>) {
         plan_path(p, own, doc.as_deref_mut());
     }
     v.direct = is_direct(v);
+    v.probes = own_probes(v);
+}
+
+/// The probes of the scope's own plan that answer every source of `v`, when `v` yields nothing
+/// else (no condition, default or join): then `v` surely yields nothing when they found nothing.
+fn own_probes(v: &ValueRule) -> Option<Box<[u16]>> {
+    if !v.when.any.is_empty() || !v.when.none.is_empty() || v.default.is_some() || v.join.is_some() {
+        return None;
+    }
+    v.sources.iter().map(|s| match s {
+        Src::Path(RPath { probe: Some(ProbeRef::Scope(k)), .. }) => Some(*k),
+        _ => None,
+    }).collect()
 }
 
 /// A rule whose value is the trimmed text of the first source that has one, with at most its

@@ -3,7 +3,8 @@
 //! Each canonical struct names its fields once below ([`build!`]); the compiler checks that the list
 //! is complete (every field of the struct literal must be given). A compiled object's fields are
 //! matched to the struct's by name once per object (`Obj::keys`), then every rule is evaluated into
-//! its field's slot. A field no rule filled is an empty list, `None`, the type's default where the
+//! its field's slot ([`FieldType`]: an optional field's own `Option`, filled in place; any other
+//! field's value in an `Option` until the struct is made). A field no rule filled is an empty list, `None`, the type's default where the
 //! model says `#[serde(default)]`, or an error naming the rule that found nothing.
 //!
 //! Mapping files name fields as the JSON Schema does, that is as serde does; the names here are the
@@ -90,34 +91,6 @@ pub(crate) trait Slot: Sized {
 fn via_serde<'x, T: DeserializeOwned>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<T>) -> Result<(), Fail> {
     *out = Some(T::deserialize(LeafDe::new(got, cx))?);
     Ok(())
-}
-
-impl<T: Slot> Slot for Option<T> {
-    fn put<'x>(cx: &Cx<'x>, got: Got<'x>, out: &mut Option<Self>) -> Result<(), Fail> {
-        T::put(cx, got, out.insert(None))
-    }
-
-    fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, optional: bool, out: &mut Option<Self>) -> Result<(), Fail> {
-        T::put_obj(cx, obj, scope, optional, out.insert(None))
-    }
-
-    fn filled(v: &Option<Self>) -> bool {
-        v.as_ref().is_some_and(|inner| T::filled(inner))
-    }
-
-    fn absent() -> Option<Self> {
-        Some(None)
-    }
-
-    fn from_text(text: &str) -> Option<Self> {
-        T::from_text(text).map(Some)
-    }
-
-    #[inline]
-    fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
-        // `Some(None)` when the rule yields nothing: the same as no value for an optional field.
-        T::fill(cx, rule, scope, out.insert(None))
-    }
 }
 
 impl<T: Slot> Slot for Vec<T> {
@@ -332,30 +305,97 @@ fn object<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, mut each: impl FnMut(usiz
     out
 }
 
+/// A struct field's type, as its value is held while its object is built: an optional field in
+/// its own `Option`, which its rule fills in place; any other type in an `Option` of it, which
+/// [`FieldType::finish`] turns into the value (or the type's value for nothing, or an error).
+pub(crate) trait FieldType: Sized {
+    type Local: Default;
+    fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, local: &mut Self::Local) -> Result<(), Fail>;
+    fn filled(local: &Self::Local) -> bool;
+    fn finish(local: Self::Local, obj: &Obj, name: &str) -> Result<Self, Fail>;
+}
+
+impl<T: Slot> FieldType for Option<T> {
+    type Local = Option<T>;
+
+    #[inline]
+    fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, local: &mut Option<T>) -> Result<(), Fail> {
+        T::fill(cx, rule, scope, local)
+    }
+
+    #[inline]
+    fn filled(local: &Option<T>) -> bool {
+        T::filled(local)
+    }
+
+    #[inline]
+    fn finish(local: Option<T>, _obj: &Obj, _name: &str) -> Result<Self, Fail> {
+        Ok(local)
+    }
+}
+
+/// Field types that are not optional: a value, else what the type has when nothing is there.
+macro_rules! required {
+    ($([$($g:tt)*] $ty:ty),* $(,)?) => {$(
+        impl<$($g)*> FieldType for $ty {
+            type Local = Option<$ty>;
+
+            #[inline]
+            fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, local: &mut Option<$ty>) -> Result<(), Fail> {
+                <$ty as Slot>::fill(cx, rule, scope, local)
+            }
+
+            #[inline]
+            fn filled(local: &Option<$ty>) -> bool {
+                <$ty as Slot>::filled(local)
+            }
+
+            #[inline]
+            fn finish(local: Option<$ty>, obj: &Obj, name: &str) -> Result<Self, Fail> {
+                match local.or_else(<$ty as Slot>::absent) {
+                    Some(v) => Ok(v),
+                    None => Err(missing(obj, name)),
+                }
+            }
+        }
+    )*};
+}
+
+required!(
+    [T: Slot] Vec<T>, [] SmolStr, [] String, [] Decimal, [] NaiveDate, [] bool, [] Provenance, [] Purpose, [] PartyRole,
+    [] IdScheme, [] ConfirmationStatus, [] LineStatus, [] InvoiceKind, [] Item, [] Quantity, [] Amount, [] InvoiceTotals,
+);
+
+/// A field's value while its object is built ([`FieldType::Local`]), typed by the struct field.
+struct Local<F: FieldType>(F::Local);
+
+/// An empty [`Local`] for the struct field `get` reads.
+#[inline(always)]
+fn local<S, F: FieldType>(_get: fn(&S) -> &F) -> Local<F> {
+    Local(F::Local::default())
+}
+
 /// One field's value from its rule, with the field named in errors and in the trace.
 #[inline(always)]
-fn field<'x, T: Slot>(cx: &Cx<'x>, f: &'x Field, scope: Scope, out: &mut Option<T>) -> Result<(), Fail> {
+fn field<'x, F: FieldType>(cx: &Cx<'x>, f: &'x Field, scope: Scope, out: &mut Local<F>) -> Result<(), Fail> {
     if !cx.tracing() {
-        return T::fill(cx, &f.rule, scope, out).map_err(|e| Box::new(e.within(&f.name)));
+        return F::fill(cx, &f.rule, scope, &mut out.0).map_err(|e| Box::new(e.within(&f.name)));
     }
     cx.push(f.name.clone());
-    let done = T::fill(cx, &f.rule, scope, out).map_err(|e| Box::new(e.within(&f.name)));
+    let done = F::fill(cx, &f.rule, scope, &mut out.0).map_err(|e| Box::new(e.within(&f.name)));
     cx.pop();
     done
 }
 
 #[inline]
-fn filled<T: Slot>(v: &Option<T>) -> bool {
-    T::filled(v)
+fn filled<F: FieldType>(v: &Local<F>) -> bool {
+    F::filled(&v.0)
 }
 
 /// A field's final value: what its rule gave, else what the type has when nothing is there.
 #[inline]
-fn finish<T: Slot>(got: Option<T>, obj: &Obj, name: &str) -> Result<T, Fail> {
-    match got.or_else(T::absent) {
-        Some(v) => Ok(v),
-        None => Err(missing(obj, name)),
-    }
+fn finish<F: FieldType>(got: Local<F>, obj: &Obj, name: &str) -> Result<F, Fail> {
+    F::finish(got.0, obj, name)
 }
 
 /// A required field without a value: which rule should have filled it, or that none is written.
@@ -388,7 +428,7 @@ macro_rules! build {
 
             fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, optional: bool, out: &mut Option<Self>) -> Result<(), Fail> {
                 let keys = keys(obj, &[$(stringify!($f)),*]);
-                $(let mut $f = None;)*
+                $(let mut $f = local(|s: &$ty| &s.$f);)*
                 let mut any = false;
                 object(cx, obj, scope, |i, f| {
                     let k = keys[i];
@@ -465,7 +505,7 @@ impl Slot for DateTime {
 
     fn put_obj<'x>(cx: &Cx<'x>, obj: &'x Obj, scope: Scope, optional: bool, out: &mut Option<Self>) -> Result<(), Fail> {
         let keys = keys(obj, &["date", "time", "zone"]);
-        let (mut date, mut time, mut zone) = (None, None, None);
+        let (mut date, mut time, mut zone) = (local(|s: &DateTime| &s.date), local(|s: &DateTime| &s.time), local(|s: &DateTime| &s.zone));
         object(cx, obj, scope, |i, f| match keys[i] {
             0 => field(cx, f, scope, &mut date),
             1 => field(cx, f, scope, &mut time),

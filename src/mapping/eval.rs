@@ -975,9 +975,9 @@ struct SegView<'x> {
     /// The element whose components were split last (0: none yet): EDIFACT probes test one
     /// component of an element and read another (`PIA02-1[02-2=SA]`).
     split_at: u16,
-    /// That element (`None`: absent) and its components: how many (`usize::MAX`: too many to
-    /// keep, or release characters: [`Element::component`] cuts them) and where.
-    split: Option<Element<'x>>,
+    /// How many components it has (0: the element is absent; `usize::MAX`: too many to keep, or
+    /// release characters: [`Element::component`] cuts them) and where, as (offset, length) in
+    /// the segment.
     split_n: usize,
     parts: [(u32, u32); 8],
     /// The value tested last, trimmed: probes of one tag mostly test the same qualifier
@@ -987,7 +987,7 @@ struct SegView<'x> {
 
 impl<'x> SegView<'x> {
     fn new(s: Segment<'x>, spans: &'x [(u32, u32)]) -> Self {
-        SegView { s, spans, split_at: 0, split: None, split_n: 0, parts: [(0, 0); 8], tested: None }
+        SegView { s, spans, split_at: 0, split_n: 0, parts: [(0, 0); 8], tested: None }
     }
 
     /// Element or component `at`, as [`element_in`] finds it.
@@ -997,11 +997,13 @@ impl<'x> SegView<'x> {
         if self.split_at != at.element {
             self.split(at.element);
         }
-        let el = self.split?;
         let c = usize::from(c).checked_sub(1)?;
         match self.split_n {
-            usize::MAX => el.component(c + 1),
-            n => (c < n).then(|| el.part(self.parts[c])),
+            usize::MAX => element_in(&self.s, self.spans, at),
+            n => (c < n).then(|| {
+                let (off, len) = self.parts[c];
+                self.s.element_span(off, len)
+            }),
         }
     }
 
@@ -1009,10 +1011,19 @@ impl<'x> SegView<'x> {
     #[inline(never)]
     fn split(&mut self, element: u16) {
         self.split_at = element;
-        self.split = element_in(&self.s, self.spans, Position { element, component: None });
-        if let Some(el) = &self.split {
-            self.split_n = el.component_ranges(&mut self.parts).unwrap_or(usize::MAX);
-        }
+        let Some(&(off, len)) = usize::from(element).checked_sub(1).and_then(|i| self.spans.get(i)) else {
+            self.split_n = 0;
+            return;
+        };
+        self.split_n = match self.s.element_span(off, len).component_ranges(&mut self.parts) {
+            Some(n) => {
+                for p in &mut self.parts[..n] {
+                    *p = (off + p.0, p.1 - p.0);
+                }
+                n
+            }
+            None => usize::MAX,
+        };
     }
 
     /// The trimmed value at `at` (empty when absent), for conditions.

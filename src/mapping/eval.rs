@@ -329,9 +329,9 @@ impl<'x> Cx<'x> {
         for group in &probes.keyed {
             // The first condition of each probe here: one of its codes at `group.at`.
             let Some(code) = pack_code(view.value_at(group.at)) else { continue };
-            for &(want, k) in &group.probes {
+            for &(_, k) in group.naming(code) {
                 let slot = &mut slots[usize::from(k)];
-                if want != code || slot.is_some() {
+                if slot.is_some() {
                     continue;
                 }
                 let p = &plan.probes[usize::from(k)];

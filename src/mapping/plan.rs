@@ -46,8 +46,42 @@ pub(crate) struct TagProbes {
 #[derive(Debug)]
 pub(crate) struct Keyed {
     pub at: Position,
-    /// (a code the condition accepts, as [`pack_code`]; probe index): one entry per code.
+    /// (a code the condition accepts, as [`pack_code`]; probe index): one entry per code, those
+    /// of one code together.
     pub probes: Vec<(u64, u16)>,
+    /// Each code once, with the end of its run in `probes` (`QTY01-1`: 47, 46 and 12 for three
+    /// probes each): a segment's code is looked for among these, then only its run is asked.
+    pub codes: Vec<(u64, u32)>,
+}
+
+impl Keyed {
+    /// Puts the probes of one code together, in the order the codes first appear and each
+    /// code's in the order added, and lists the codes with their runs.
+    fn make_runs(&mut self) {
+        let first = |c: u64| self.probes.iter().position(|&(d, _)| d == c).unwrap_or(0);
+        let mut order: Vec<(usize, u64, u16)> = self.probes.iter().map(|&(c, k)| (first(c), c, k)).collect();
+        order.sort_by_key(|&(f, _, _)| f);
+        self.probes = order.iter().map(|&(_, c, k)| (c, k)).collect();
+        self.codes.clear();
+        for (i, &(c, _)) in self.probes.iter().enumerate() {
+            match self.codes.last_mut() {
+                Some(last) if last.0 == c => last.1 = i as u32 + 1,
+                _ => self.codes.push((c, i as u32 + 1)),
+            }
+        }
+    }
+
+    /// The probes that name `code`.
+    #[inline]
+    pub fn naming(&self, code: u64) -> &[(u64, u16)] {
+        match self.codes.iter().position(|&(c, _)| c == code) {
+            Some(i) => {
+                let start = if i == 0 { 0 } else { self.codes[i - 1].1 as usize };
+                &self.probes[start..self.codes[i].1 as usize]
+            }
+            None => &[],
+        }
+    }
 }
 
 /// One pass over the qualifier/value pairs at elements `first`, `first + 2`, ... before `last`,
@@ -257,6 +291,7 @@ fn finish(plan: &mut Plan) {
     let key = |k: &u16| plan.probes[usize::from(*k)].conds.first().map(|c| (c.at.element, c.at.component));
     for group in plan.by_tag.iter_mut().chain(plan.by_loop.iter_mut().map(|(_, _, g)| g)) {
         group.each.sort_by_key(key);
+        group.keyed.iter_mut().for_each(Keyed::make_runs);
     }
 }
 
@@ -282,7 +317,7 @@ fn add_to(group: &mut TagProbes, i: u16, p: &Probe) {
             let keyed = match group.keyed.iter().position(|g| g.at == *at) {
                 Some(g) => &mut group.keyed[g],
                 None => {
-                    group.keyed.push(Keyed { at: *at, probes: vec![] });
+                    group.keyed.push(Keyed { at: *at, probes: vec![], codes: vec![] });
                     group.keyed.last_mut().expect("just pushed")
                 }
             };
@@ -297,6 +332,18 @@ fn add_to(group: &mut TagProbes, i: u16, p: &Probe) {
 mod tests {
     use super::*;
     use crate::mapping::Library;
+
+    /// A segment's code asks the probes that name it, each once, and no other.
+    #[test]
+    fn keyed_probes_by_code() {
+        let at = Position { element: 1, component: Some(1) };
+        let (q47, q46, q12) = (pack_code(b"47").unwrap(), pack_code(b"46").unwrap(), pack_code(b"12").unwrap());
+        let mut keyed = Keyed { at, probes: vec![(q47, 0), (q46, 1), (q47, 2), (q12, 3), (q46, 4), (q47, 5)], codes: vec![] };
+        keyed.make_runs();
+        let asked = |code: u64| keyed.naming(code).iter().map(|&(c, k)| { assert_eq!(c, code); k }).collect::<Vec<_>>();
+        assert_eq!((asked(q47), asked(q46), asked(q12)), (vec![0, 2, 5], vec![1, 4], vec![3]));
+        assert_eq!(asked(pack_code(b"21").unwrap()), Vec::<u16>::new());
+    }
 
     /// Every base mapping plans; a line's own reads are probes of the line, the order currency one
     /// of the document, and the same read written twice is one probe.

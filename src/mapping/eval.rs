@@ -611,11 +611,16 @@ impl<'x> Cx<'x> {
     /// Whether value rule `v` surely yields nothing in `scope`: no condition, join or default, and
     /// every source a planned path whose probe found nothing.
     pub(super) fn yields_nothing(&self, v: &ValueRule, scope: Scope) -> bool {
-        let Some(probes) = &v.probes else { return false };
+        v.probes.is_some() && self.own_slots(scope, |slots| found_nothing(v, slots))
+    }
+
+    /// `f` of the slots of `scope`'s own plan; false when `scope` is not the innermost entered
+    /// (then its own probes are not filled).
+    #[inline]
+    fn own_slots(&self, scope: Scope, f: impl FnOnce(&[Option<Found<'x>>]) -> bool) -> bool {
         let planned = self.planned.borrow();
-        // The probes are the scope's own: filled when the scope is the innermost entered.
         match planned.frames.last() {
-            Some(&(s, base)) if s == scope => probes.iter().all(|&k| planned.slots[base as usize + usize::from(k)].is_none()),
+            Some(&(s, base)) if s == scope => f(&planned.slots[base as usize..]),
             _ => false,
         }
     }
@@ -632,7 +637,12 @@ impl<'x> Cx<'x> {
 
     /// Whether a list of `entries` is surely empty in `scope` (every entry yields nothing).
     pub(super) fn surely_empty(&self, entries: &[Entry], scope: Scope) -> bool {
-        entries.iter().all(|e| self.entry_yields_nothing(e, scope))
+        self.own_slots(scope, |slots| {
+            entries.iter().all(|e| match (&e.each, &e.body) {
+                (None, Body::Value(v)) => e.when.any.is_empty() && e.when.none.is_empty() && found_nothing(v, slots),
+                _ => false,
+            })
+        })
     }
 
     /// Whether a `when`/`unless` condition holds in `scope`.
@@ -1038,6 +1048,13 @@ impl<'x> SegView<'x> {
             }
         }
     }
+}
+
+/// Whether value rule `v` surely yields nothing when its scope's own slots are `slots`: it has
+/// probes ([`ValueRule::probes`]) and none found anything.
+#[inline]
+fn found_nothing(v: &ValueRule, slots: &[Option<Found<'_>>]) -> bool {
+    v.probes.as_ref().is_some_and(|ks| ks.iter().all(|&k| slots[usize::from(k)].is_none()))
 }
 
 /// Where a planned path's slot is among `frames`' slots, when the path is planned for `scope`.

@@ -286,20 +286,23 @@ impl<'x> Cx<'x> {
         let base = slots.len();
         slots.resize(base + plan.probes.len(), None);
         let slots = &mut slots[base..];
+        // Bit g: group g has probed a segment in this scope (until then its slots are empty).
+        let mut probed = 0u64;
         if !plan.by_tag.is_empty() {
             for &seg in self.tree.segments(i) {
                 let tag = self.tree.tag(seg);
-                if let Some(probes) = plan.by_tag.iter().find(|t| t.tag == tag) {
-                    self.probe(plan, probes, seg, slots);
+                if let Some(g) = plan.by_tag.iter().position(|t| t.tag == tag) {
+                    self.probe(plan, &plan.by_tag[g], seg, slots, first_time(&mut probed, g));
                 }
             }
         }
         if !plan.by_loop.is_empty() {
+            probed = 0;
             for &c in self.tree.children(i) {
                 let inst = self.tree.instance(c);
                 let tag = self.tree.tag(inst.first);
-                if let Some((_, _, probes)) = plan.by_loop.iter().find(|(k, t, _)| *k == inst.name && *t == tag) {
-                    self.probe(plan, probes, inst.first, slots);
+                if let Some(g) = plan.by_loop.iter().position(|(k, t, _)| *k == inst.name && *t == tag) {
+                    self.probe(plan, &plan.by_loop[g].2, inst.first, slots, first_time(&mut probed, g));
                 }
             }
         }
@@ -307,8 +310,9 @@ impl<'x> Cx<'x> {
         true
     }
 
-    /// Fills the still empty slots of `probes` that segment `seg` answers.
-    fn probe(&self, plan: &Plan, probes: &TagProbes, seg: u32, slots: &mut [Option<Found<'x>>]) {
+    /// Fills the still empty slots of `probes` that segment `seg` answers (`fresh`: all of them
+    /// are empty, no segment of the tag came before).
+    fn probe(&self, plan: &Plan, probes: &TagProbes, seg: u32, slots: &mut [Option<Found<'x>>], fresh: bool) {
         // The segment and its element spans once for all its probes.
         let s = self.seg(seg);
         let bytes = s.as_bytes();
@@ -344,9 +348,11 @@ impl<'x> Cx<'x> {
             // Bit n: probe n of the scan is answered (filled before, or its qualifier seen here:
             // the first pair with the qualifier decides, as in `read`).
             let mut done = 0u64;
-            for (n, &k) in scan.probes.iter().enumerate() {
-                if slots[usize::from(k)].is_some() {
-                    done |= 1 << n;
+            if !fresh {
+                for (n, &k) in scan.probes.iter().enumerate() {
+                    if slots[usize::from(k)].is_some() {
+                        done |= 1 << n;
+                    }
                 }
             }
             let all = if scan.probes.len() == 64 { u64::MAX } else { (1u64 << scan.probes.len()) - 1 };
@@ -1048,6 +1054,16 @@ impl<'x> SegView<'x> {
             }
         }
     }
+}
+
+/// Whether group `g` is met for the first time (bit g of `seen`, then set); groups past 64 are
+/// never taken as first.
+#[inline]
+fn first_time(seen: &mut u64, g: usize) -> bool {
+    let Some(bit) = 1u64.checked_shl(g as u32) else { return false };
+    let first = *seen & bit == 0;
+    *seen |= bit;
+    first
 }
 
 /// Whether value rule `v` surely yields nothing when its scope's own slots are `slots`: it has

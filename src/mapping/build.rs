@@ -16,7 +16,7 @@
 //! `Deserializer` ([`LeafDe`]), so the messages stay the model's own. Each value is written in place
 //! (`out: &mut Option<T>`) rather than returned up through layers of results.
 
-use super::eval::{members, Cx, Direct, Fail, Got, Leaf, LeafDe, MapError, Member, Scope};
+use super::eval::{members, plain_number, Cx, Direct, Fail, Got, Leaf, LeafDe, MapError, Member, Scope};
 use super::{Field, Obj, Rule, Src, ValueRule};
 use crate::model::*;
 use chrono::{NaiveDate, NaiveTime};
@@ -52,6 +52,16 @@ pub(crate) trait Slot: Sized {
         None
     }
 
+    /// The value of a leaf that is this number as written (`-?digits(.digits)?`; `None`: not
+    /// such a number, or only the general path can tell).
+    fn from_number(text: &str) -> Option<Self> {
+        if plain_number(text) {
+            Self::from_text(text)
+        } else {
+            None
+        }
+    }
+
     /// The field's value from its rule in `scope`, when the rule yields one there.
     #[inline]
     fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, out: &mut Option<Self>) -> Result<(), Fail> {
@@ -59,6 +69,13 @@ pub(crate) trait Slot: Sized {
             Rule::Value(v) if v.direct => match cx.direct(v, scope) {
                 Direct::Nothing => Ok(()),
                 Direct::Text(t) => match Self::from_text(t) {
+                    Some(x) => {
+                        *out = Some(x);
+                        Ok(())
+                    }
+                    None => Self::fill_value(cx, v, scope, out),
+                },
+                Direct::Number(t) => match Self::from_number(t) {
                     Some(x) => {
                         *out = Some(x);
                         Ok(())
@@ -200,6 +217,11 @@ impl Slot for Decimal {
 
     fn from_text(text: &str) -> Option<Self> {
         short_decimal(text).or_else(|| Decimal::from_str(text).ok())
+    }
+
+    /// [`short_decimal`] reads exactly the plain numbers (of up to 18 digits): no check before.
+    fn from_number(text: &str) -> Option<Self> {
+        short_decimal(text)
     }
 }
 

@@ -601,8 +601,9 @@ impl<'x> Cx<'x> {
                             }
                         }
                     }
-                    if rule.as_ == As::Decimal && (self.set_decimal_mark() != b'.' || !plain_number(t)) {
-                        return Direct::General;
+                    if rule.as_ == As::Decimal {
+                        // A number is taken as it is only with `.` as the decimal mark.
+                        return if el.decimal_mark() == b'.' { Direct::Number(t) } else { Direct::General };
                     }
                     return Direct::Text(t);
                 }
@@ -1127,6 +1128,9 @@ fn trim_cow(c: Cow<'_, str>) -> Cow<'_, str> {
 /// A direct rule's value ([`Cx::direct`]).
 pub(super) enum Direct<'x> {
     Text(&'x str),
+    /// Text to be a number (`as = "decimal"`): taken only when it is one as written
+    /// ([`plain_number`]); else the general path decides.
+    Number(&'x str),
     /// No source has a value.
     Nothing,
     /// Evaluate the rule the general way.
@@ -1134,7 +1138,7 @@ pub(super) enum Direct<'x> {
 }
 
 /// `-?digits(.digits)?`: a number the canonical document takes as it is.
-fn plain_number(s: &str) -> bool {
+pub(super) fn plain_number(s: &str) -> bool {
     let b = s.strip_prefix('-').unwrap_or(s).as_bytes();
     let mut dot = false;
     for (i, &c) in b.iter().enumerate() {

@@ -393,6 +393,12 @@ pub struct Element<'a> {
 }
 
 impl<'a> Element<'a> {
+    /// The decimal mark of the interchange this element is from (`.` or `,`).
+    #[inline]
+    pub(crate) fn decimal_mark(&self) -> u8 {
+        self.delims.decimal
+    }
+
     /// The value as text when that needs no work: no release characters and, read as the
     /// interchange's charset, the bytes as they are (UTF-8; for Latin-1, ASCII).
     #[inline]

@@ -100,7 +100,9 @@ impl Validator {
                         self.tree.plain[i] = true;
                     }
                     if t == doc.hierarchy_tag && t != 0 {
-                        self.check_hierarchy(doc, &seg, number, out);
+                        // Recording, the segment's element spans are the last ones pushed.
+                        let spans = self.record.then(|| self.tree.elem_start[i] as usize);
+                        self.check_hierarchy(doc, &seg, number, spans, out);
                     }
                 }
                 None => {
@@ -148,10 +150,20 @@ impl Validator {
     }
 
     /// HL / CPS: ids unique, parents exist and are of an allowed level.
-    fn check_hierarchy(&mut self, doc: &DocumentSpec, seg: &Segment<'_>, number: u32, out: &mut Vec<Diagnostic>) {
+    /// `spans`: where the segment's element spans start in the tree, when they were recorded.
+    fn check_hierarchy(&mut self, doc: &DocumentSpec, seg: &Segment<'_>, number: u32, spans: Option<usize>, out: &mut Vec<Diagnostic>) {
         let Some(h) = &doc.hierarchy else { return };
-        // One pass over the elements for the three (0 is no element: the level is optional).
-        let [id, parent, level] = seg.get_each([h.id, h.parent, h.level.unwrap_or(0)]);
+        // The three elements (0 is no element: the level is optional): from the spans when
+        // recorded, else in one pass over the elements.
+        let positions = [h.id, h.parent, h.level.unwrap_or(0)];
+        let [id, parent, level] = match spans {
+            Some(from) => {
+                let spans = &self.tree.elems[from..];
+                let bytes = seg.as_bytes();
+                positions.map(|p| p.checked_sub(1).and_then(|k| spans.get(k)).map_or(&b""[..], |&(o, l)| &bytes[o as usize..(o + l) as usize]))
+            }
+            None => seg.get_each(positions),
+        };
         let loc = |e: usize| Location::segment(seg.offset(), number, seg.id()).with_element(e as u16);
         // The segment's id as text, for messages only.
         let sid = || seg.id_str();
@@ -1136,14 +1148,18 @@ mod tests {
                     }
                 }
                 let (mut quick, mut full) = (Validator::recording(), Validator { in_full: true, ..Validator::recording() });
+                // Not recording (hierarchy ids are then read without the spans): the same diagnostics.
+                let mut unrecorded = Validator::new();
                 let mut reader = Reader::new(&data[..]);
                 while let Ok(Some(ev)) = reader.next_event() {
                     let Item::Set(set) = ev.item else { continue };
-                    let (mut a, mut b) = (vec![], vec![]);
+                    let (mut a, mut b, mut c) = (vec![], vec![], vec![]);
                     let checked = check_structure(&set, &mut quick, &mut a).is_some();
                     check_structure(&set, &mut full, &mut b);
+                    check_structure(&set, &mut unrecorded, &mut c);
                     let text = |d: &[Diagnostic]| d.iter().map(|d| format!("{:?} {}", d.severity, d.message)).collect::<Vec<_>>();
                     assert_eq!(text(&a), text(&b), "sample {n}, round {round}");
+                    assert_eq!(text(&a), text(&c), "sample {n}, round {round}: recording changes nothing");
                     if checked {
                         let spans = |v: &Validator| (0..set.len() as u32).map(|i| v.tree().element_spans(i).to_vec()).collect::<Vec<_>>();
                         assert_eq!(spans(&quick), spans(&full), "sample {n}, round {round}");

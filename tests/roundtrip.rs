@@ -368,6 +368,24 @@ fn write_all(ics: &[Interchange]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------------
 // Properties.
 
+/// A damaged service string advice (`UNB` become `UNAB`) with another interchange's UNB further
+/// on: the next interchanges are read the same whether the input comes at once or a byte at a
+/// time (found by `damaged_interchanges_never_panic`: the slice reader looked for a UNB in all it
+/// had buffered, and took the third interchange's for the first one's).
+#[test]
+fn a_damaged_una_reads_the_same_trickled() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let first = std::fs::read(root.join("edifact/D96A/ORDERS-initech-two-lines.edi")).expect("sample");
+    assert!(first.starts_with(b"UNB+"), "the sample starts with its UNB");
+    let mut bytes = [&b"UNA"[..], &first[2..]].concat();
+    bytes.extend(std::fs::read(root.join("x12/004010/850-globex-three-lines.edi")).expect("sample"));
+    bytes.extend(std::fs::read(root.join("edifact/D96A/DESADV-initech-parcels.edi")).expect("sample"));
+    let (trickled, at_once) = (events(Trickle(&bytes), bytes.len()), events(&bytes[..], bytes.len()));
+    assert_eq!(trickled, at_once);
+    let starts = at_once.iter().filter(|e| e.starts_with("InterchangeStart")).count();
+    assert_eq!(starts, 2, "the X12 and the second EDIFACT interchange are read: {at_once:#?}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
 

@@ -355,7 +355,10 @@ impl<R: Read> Reader<R> {
     }
 
     fn begin_edifact(&mut self, offset: u64) -> Result<Step, Diagnostic> {
+        // `peek` gives whatever is buffered, at least 16 bytes when there are: look at 16 only,
+        // or what is searched below would depend on how the input arrives.
         let head = self.scan.peek(16).map_err(|e| io_diag(e, offset))?;
+        let head = &head[..head.len().min(16)];
         let (delims, skip) = if head.starts_with(b"UNA") {
             match edi_env::service_string(head) {
                 Ok(found) => found,

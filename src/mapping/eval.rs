@@ -636,20 +636,12 @@ impl<'x> Cx<'x> {
     /// conditions that [`Cx::yields_nothing`].
     #[inline]
     pub(super) fn entry_yields_nothing(&self, e: &Entry, scope: Scope) -> bool {
-        match (&e.each, &e.body) {
-            (None, Body::Value(v)) => e.when.any.is_empty() && e.when.none.is_empty() && self.yields_nothing(v, scope),
-            _ => false,
-        }
+        plain_value(e).is_some_and(|v| self.yields_nothing(v, scope))
     }
 
     /// Whether a list of `entries` is surely empty in `scope` (every entry yields nothing).
     pub(super) fn surely_empty(&self, entries: &[Entry], scope: Scope) -> bool {
-        self.own_slots(scope, |slots| {
-            entries.iter().all(|e| match (&e.each, &e.body) {
-                (None, Body::Value(v)) => e.when.any.is_empty() && e.when.none.is_empty() && found_nothing(v, slots),
-                _ => false,
-            })
-        })
+        self.own_slots(scope, |slots| entries.iter().all(|e| plain_value(e).is_some_and(|v| found_nothing(v, slots))))
     }
 
     /// Whether a `when`/`unless` condition holds in `scope`.
@@ -1065,6 +1057,15 @@ fn first_time(seen: &mut u64, g: usize) -> bool {
     let first = *seen & bit == 0;
     *seen |= bit;
     first
+}
+
+/// The value rule of list entry `e` when it is one value read, without `each` or conditions.
+#[inline]
+fn plain_value(e: &Entry) -> Option<&ValueRule> {
+    match (&e.each, &e.body) {
+        (None, Body::Value(v)) if e.when.any.is_empty() && e.when.none.is_empty() => Some(v),
+        _ => None,
+    }
 }
 
 /// Whether value rule `v` surely yields nothing when its scope's own slots are `slots`: it has

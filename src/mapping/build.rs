@@ -4,8 +4,9 @@
 //! is complete (every field of the struct literal must be given). A compiled object's fields are
 //! matched to the struct's by name once per object (`Obj::keys`), then every rule is evaluated into
 //! its field's slot ([`FieldType`]: an optional field's own `Option`, filled in place; any other
-//! field's value in an `Option` until the struct is made). A field no rule filled is an empty list, `None`, the type's default where the
-//! model says `#[serde(default)]`, or an error naming the rule that found nothing.
+//! field's value in an `Option` until the struct is made). A field no rule filled is an empty
+//! list, `None`, the type's default where the model says `#[serde(default)]`, or an error naming
+//! the rule that found nothing.
 //!
 //! Mapping files name fields as the JSON Schema does, that is as serde does; the names here are the
 //! Rust names, the same while the model renames no field (a rename would fail every document of

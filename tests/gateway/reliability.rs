@@ -102,9 +102,16 @@ async fn erp_down_then_up_everything_arrives_once_in_order_per_partner() {
             }
         }
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let failed = h.get_json("/api/v1/documents?state=failed").await;
-    assert!(!failed.as_array().unwrap().is_empty(), "tries failed while the ERP was away");
+    // The first tries fail (connection refused): wait for one, as long as a loaded machine needs.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let failed = h.get_json("/api/v1/documents?state=failed").await;
+        if !failed.as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "tries failed while the ERP was away");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(h.delivered().is_empty());
     // The ERP comes up, but answers 503 to its first 8 calls.
     h.start_erp(&["--fail-first", "8"]);

@@ -382,9 +382,11 @@ impl<'x> Cx<'x> {
     fn read_into(&self, p: &Probe, view: &mut SegView<'x>, seg: u32, slot: &mut Option<Found<'x>>) {
         match &p.read {
             RRead::Element { at, .. } => {
-                if let Some(el) = view.element(*at) {
-                    if !trim_bytes(el.as_bytes()).is_empty() {
-                        *slot = Some((seg, el, *at));
+                // From the span, not a returned `Element`: that one was built on the stack and
+                // copied, a load of what was just stored in pieces (a store-forwarding stall).
+                if let Some((off, len)) = view.span(*at) {
+                    if !trim_bytes(view.bytes(off, len)).is_empty() {
+                        *slot = Some((seg, view.s.element_span(off, len), *at));
                     }
                 }
             }
@@ -999,21 +1001,25 @@ impl<'x> SegView<'x> {
         SegView { s, spans, split_at: 0, split_n: 0, parts: [(0, 0); 8], tested: None }
     }
 
-    /// Element or component `at`, as [`element_in`] finds it.
+    /// Where element or component `at` is in the segment (offset, length), as [`element_in`]
+    /// finds it.
     #[inline(always)]
-    fn element(&mut self, at: Position) -> Option<Element<'x>> {
-        let Some(c) = at.component else { return element_in(&self.s, self.spans, at) };
+    fn span(&mut self, at: Position) -> Option<(u32, u32)> {
+        let Some(c) = at.component else { return self.spans.get(usize::from(at.element).checked_sub(1)?).copied() };
         if self.split_at != at.element {
             self.split(at.element);
         }
         let c = usize::from(c).checked_sub(1)?;
         match self.split_n {
-            usize::MAX => element_in(&self.s, self.spans, at),
-            n => (c < n).then(|| {
-                let (off, len) = self.parts[c];
-                self.s.element_span(off, len)
-            }),
+            usize::MAX => element_in(&self.s, self.spans, at).map(|el| span_in(&self.s, &el)),
+            n => (c < n).then(|| self.parts[c]),
         }
+    }
+
+    /// The segment's bytes at `off..off + len`.
+    #[inline(always)]
+    fn bytes(&self, off: u32, len: u32) -> &'x [u8] {
+        &self.s.as_bytes()[off as usize..(off + len) as usize]
     }
 
     /// Splits element `element` into its components.
@@ -1041,7 +1047,7 @@ impl<'x> SegView<'x> {
         match self.tested {
             Some((p, v)) if p == at => v,
             _ => {
-                let v = self.element(at).map_or(&b""[..], |e| trim_bytes(e.as_bytes()));
+                let v = self.span(at).map_or(&b""[..], |(off, len)| trim_bytes(self.bytes(off, len)));
                 self.tested = Some((at, v));
                 v
             }
@@ -1083,6 +1089,13 @@ fn slot_of(frames: &[(Scope, u32)], p: &RPath, scope: Scope) -> Option<usize> {
         ProbeRef::Scope(k) => (k, frames.last().filter(|f| f.0 == scope)),
     };
     Some(frame?.1 as usize + usize::from(k))
+}
+
+/// Where element `el` of segment `s` is: (offset in the segment's bytes, length).
+#[inline]
+fn span_in(s: &Segment<'_>, el: &Element<'_>) -> (u32, u32) {
+    let off = el.as_bytes().as_ptr() as usize - s.as_bytes().as_ptr() as usize;
+    (off as u32, el.as_bytes().len() as u32)
 }
 
 /// Element or component `at` (1-based) of segment `s`, whose element spans are `spans`.

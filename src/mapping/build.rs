@@ -48,6 +48,9 @@ pub(crate) trait Slot: Sized {
         None
     }
 
+    /// Whether [`Slot::absent`] gives a value.
+    const HAS_ABSENT: bool = false;
+
     /// The value of a leaf that is this text as it is (`None`: only the general path can tell).
     fn from_text(_text: &str) -> Option<Self> {
         None
@@ -119,6 +122,8 @@ impl<T: Slot> Slot for Vec<T> {
     fn absent() -> Option<Self> {
         Some(Vec::new())
     }
+
+    const HAS_ABSENT: bool = true;
 
     fn filled(v: &Option<Self>) -> bool {
         v.as_ref().is_some_and(|l| !l.is_empty())
@@ -309,6 +314,8 @@ impl Slot for Provenance {
     fn absent() -> Option<Self> {
         Some(Provenance::default())
     }
+
+    const HAS_ABSENT: bool = true;
 }
 
 /// Each field of `obj` as an index into `fields` (`u32::MAX`: the struct has no such field), worked
@@ -335,7 +342,10 @@ pub(crate) trait FieldType: Sized {
     type Local: Default;
     fn fill<'x>(cx: &Cx<'x>, rule: &'x Rule, scope: Scope, local: &mut Self::Local) -> Result<(), Fail>;
     fn filled(local: &Self::Local) -> bool;
-    fn finish(local: Self::Local, obj: &Obj, name: &str) -> Result<Self, Fail>;
+    /// Whether the field has its final value: a rule's, or its type's for nothing.
+    fn ready(local: &Self::Local) -> bool;
+    /// The final value of a [`FieldType::ready`] field.
+    fn take(local: Self::Local) -> Self;
 }
 
 impl<T: Slot> FieldType for Option<T> {
@@ -352,8 +362,13 @@ impl<T: Slot> FieldType for Option<T> {
     }
 
     #[inline]
-    fn finish(local: Option<T>, _obj: &Obj, _name: &str) -> Result<Self, Fail> {
-        Ok(local)
+    fn ready(_local: &Option<T>) -> bool {
+        true
+    }
+
+    #[inline]
+    fn take(local: Option<T>) -> Self {
+        local
     }
 }
 
@@ -374,10 +389,15 @@ macro_rules! required {
             }
 
             #[inline]
-            fn finish(local: Option<$ty>, obj: &Obj, name: &str) -> Result<Self, Fail> {
-                match local.or_else(<$ty as Slot>::absent) {
-                    Some(v) => Ok(v),
-                    None => Err(missing(obj, name)),
+            fn ready(local: &Option<$ty>) -> bool {
+                local.is_some() || <$ty as Slot>::HAS_ABSENT
+            }
+
+            #[inline]
+            fn take(local: Option<$ty>) -> Self {
+                match local {
+                    Some(v) => v,
+                    None => <$ty as Slot>::absent().expect("ready: the type has a value for nothing"),
                 }
             }
         }
@@ -415,10 +435,18 @@ fn filled<F: FieldType>(v: &Local<F>) -> bool {
     F::filled(&v.0)
 }
 
-/// A field's final value: what its rule gave, else what the type has when nothing is there.
+/// Whether a field can be finished: its rule gave a value, or the type has one for nothing.
 #[inline]
-fn finish<F: FieldType>(got: Local<F>, obj: &Obj, name: &str) -> Result<F, Fail> {
-    F::finish(got.0, obj, name)
+fn ready<F: FieldType>(got: &Local<F>) -> bool {
+    F::ready(&got.0)
+}
+
+/// A [`ready`] field's final value: what its rule gave, else what the type has for nothing.
+/// (Every field is checked before the struct is made: the struct is then made without a `Result`
+/// per field, which was a copy of each value.)
+#[inline]
+fn take<F: FieldType>(got: Local<F>) -> F {
+    F::take(got.0)
 }
 
 /// A required field without a value: which rule should have filled it, or that none is written.
@@ -470,7 +498,10 @@ macro_rules! build {
                 if optional && !any {
                     return Ok(());
                 }
-                *out = Some($ty { $($f: finish($f, obj, stringify!($f))?,)* });
+                $(if !ready(&$f) {
+                    return Err(missing(obj, stringify!($f)));
+                })*
+                *out = Some($ty { $($f: take($f),)* });
                 Ok(())
             }
 
@@ -481,6 +512,8 @@ macro_rules! build {
         fn absent() -> Option<Self> {
             Some(Item::default())
         }
+
+        const HAS_ABSENT: bool = true;
     };
     (@absent $ty:ident) => {};
 }
@@ -538,7 +571,10 @@ impl Slot for DateTime {
         if optional && !(filled(&date) || filled(&time) || filled(&zone)) {
             return Ok(());
         }
-        *out = Some(DateTime { date: finish(date, obj, "date")?, time: finish(time, obj, "time")?, zone: finish(zone, obj, "zone")? });
+        if !ready(&date) {
+            return Err(missing(obj, "date"));
+        }
+        *out = Some(DateTime { date: take(date), time: take(time), zone: take(zone) });
         Ok(())
     }
 }

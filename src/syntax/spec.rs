@@ -81,7 +81,7 @@ impl CodeSet {
         (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
-    #[inline]
+    #[inline(always)]
     fn contains(&self, k: u64) -> bool {
         if self.slots.is_empty() || k == 0 {
             return false;
@@ -98,14 +98,22 @@ impl CodeSet {
 }
 
 /// A value of up to 7 bytes as one integer: the bytes, then the length in the top byte.
-#[inline]
+#[inline(always)]
 pub fn pack_code(v: &[u8]) -> Option<u64> {
-    if v.len() > 7 {
-        return None;
-    }
-    // Byte by byte: copying a variable-length prefix would be a `memcpy` call per element.
-    let key = v.iter().enumerate().fold(0u64, |k, (i, &b)| k | u64::from(b) << (8 * i));
-    Some(key | (v.len() as u64) << 56)
+    let n = v.len();
+    // Two loads that overlap instead of a loop (copying a variable-length prefix would be a
+    // `memcpy` call per element): a byte in both is the same byte, so or-ing them is exact.
+    let key = match n {
+        0 => 0,
+        1..=3 => u64::from(v[0]) | u64::from(v[n / 2]) << (8 * (n / 2)) | u64::from(v[n - 1]) << (8 * (n - 1)),
+        4..=7 => {
+            let lo = u32::from_le_bytes(v[..4].try_into().expect("4 bytes"));
+            let hi = u32::from_le_bytes(v[n - 4..].try_into().expect("4 bytes"));
+            u64::from(lo) | u64::from(hi) << (8 * (n - 4))
+        }
+        _ => return None,
+    };
+    Some(key | (n as u64) << 56)
 }
 
 impl ElementDef {
@@ -113,8 +121,14 @@ impl ElementDef {
     pub fn has_code(&self, v: &[u8]) -> bool {
         match pack_code(v) {
             Some(key) => self.short_codes.contains(key),
-            None => self.code_bytes.binary_search_by(|c| c.as_slice().cmp(v)).is_ok(),
+            None => self.has_long_code(v),
         }
+    }
+
+    /// [`ElementDef::has_code`] for codes of more than 7 bytes (few lists have them).
+    #[inline(never)]
+    fn has_long_code(&self, v: &[u8]) -> bool {
+        self.code_bytes.binary_search_by(|c| c.as_slice().cmp(v)).is_ok()
     }
 
     pub fn has_codes(&self) -> bool {
@@ -740,6 +754,19 @@ fn build_children(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The overlapping loads give each byte at its place, for every length.
+    #[test]
+    fn packed_codes_are_the_bytes_and_the_length() {
+        let bytes = b"\x01A9z~ \xff\x80";
+        for n in 0..=bytes.len() {
+            let v = &bytes[..n];
+            let want = (n <= 7).then(|| v.iter().enumerate().fold(0u64, |k, (i, &b)| k | u64::from(b) << (8 * i)) | (n as u64) << 56);
+            assert_eq!(pack_code(v), want, "{n} bytes");
+        }
+        assert_ne!(pack_code(b"AB"), pack_code(b"BA"));
+        assert_ne!(pack_code(b"A"), pack_code(b"A\0"));
+    }
 
     #[test]
     fn structure_lines() {

@@ -49,9 +49,10 @@ pub(crate) struct Keyed {
     /// (a code the condition accepts, as [`pack_code`]; probe index): one entry per code, those
     /// of one code together.
     pub probes: Vec<(u64, u16)>,
-    /// Each code once, with the end of its run in `probes` (`QTY01-1`: 47, 46 and 12 for three
-    /// probes each): a segment's code is looked for among these, then only its run is asked.
-    pub codes: Vec<(u64, u32)>,
+    /// Each code once with its run in `probes` (`QTY01-1`: 47, 46 and 12 for three probes each),
+    /// hashed (open addressing, `(0, 0, 0)` empty; packed codes are never 0): a segment's code is
+    /// looked up here, then only its run is asked.
+    pub codes: Vec<(u64, u32, u32)>,
 }
 
 impl Keyed {
@@ -62,24 +63,41 @@ impl Keyed {
         let mut order: Vec<(usize, u64, u16)> = self.probes.iter().map(|&(c, k)| (first(c), c, k)).collect();
         order.sort_by_key(|&(f, _, _)| f);
         self.probes = order.iter().map(|&(_, c, k)| (c, k)).collect();
-        self.codes.clear();
+        let mut runs: Vec<(u64, u32, u32)> = Vec::new();
         for (i, &(c, _)) in self.probes.iter().enumerate() {
-            match self.codes.last_mut() {
-                Some(last) if last.0 == c => last.1 = i as u32 + 1,
-                _ => self.codes.push((c, i as u32 + 1)),
+            match runs.last_mut() {
+                Some(last) if last.0 == c => last.2 = i as u32 + 1,
+                _ => runs.push((c, i as u32, i as u32 + 1)),
             }
         }
+        let size = (runs.len() * 2).next_power_of_two();
+        self.codes = vec![(0, 0, 0); size];
+        for run in runs {
+            let mut at = Self::home(run.0, size);
+            while self.codes[at].0 != 0 {
+                at = (at + 1) & (size - 1);
+            }
+            self.codes[at] = run;
+        }
+    }
+
+    /// Where code `c` is first looked for in a table of `size` (a power of two) places.
+    #[inline]
+    fn home(c: u64, size: usize) -> usize {
+        (c.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & (size - 1)
     }
 
     /// The probes that name `code`.
     #[inline]
     pub fn naming(&self, code: u64) -> &[(u64, u16)] {
-        match self.codes.iter().position(|&(c, _)| c == code) {
-            Some(i) => {
-                let start = if i == 0 { 0 } else { self.codes[i - 1].1 as usize };
-                &self.probes[start..self.codes[i].1 as usize]
+        let size = self.codes.len();
+        let mut at = Self::home(code, size);
+        loop {
+            match self.codes[at] {
+                (0, _, _) => return &[],
+                (c, start, end) if c == code => return &self.probes[start as usize..end as usize],
+                _ => at = (at + 1) & (size - 1),
             }
-            None => &[],
         }
     }
 }

@@ -280,6 +280,17 @@ impl<'a> Segment<'a> {
 /// Length of a segment's id: up to the first element separator.
 #[inline]
 pub(crate) fn id_len(bytes: &[u8], element: u8) -> u32 {
+    // Nearly every id has two or three bytes: looked at directly, without a search.
+    if let [a, b, c, rest @ ..] = bytes {
+        if *a != element && *b != element {
+            if *c == element {
+                return 2;
+            }
+            if rest.first() == Some(&element) {
+                return 3;
+            }
+        }
+    }
     find_byte(element, bytes).unwrap_or(bytes.len()) as u32
 }
 
@@ -704,6 +715,13 @@ mod tests {
             }
         }
         assert_eq!(byte_mask(u64::from_le_bytes(*b"a:b::\x80:\x3a"), b':'), 0x8080_0080_8000_8000);
+    }
+
+    #[test]
+    fn id_lengths() {
+        for (bytes, want) in [(&b"BEG*00"[..], 3), (b"N1*ST", 2), (b"N1", 2), (b"ISA", 3), (b"*A*B", 0), (b"A*B", 1), (b"AB*", 2), (b"ABC*", 3), (b"ABCD*E", 4), (b"", 0), (b"A**", 1)] {
+            assert_eq!(id_len(bytes, b'*'), want, "{:?}", String::from_utf8_lossy(bytes));
+        }
     }
 
     #[test]

@@ -788,15 +788,18 @@ enum TrailerKind {
     Interchange,
 }
 
-/// True when every byte is in 0x20..=0x7E: 8 bytes per step ([`unprintable_mask`]).
+/// True when every byte is in 0x20..=0x7E: 8 bytes per step ([`unprintable_mask`]). Out of
+/// line: the validator asks on a rare path, and inlined there it cost its loop registers.
+#[inline(never)]
 pub(super) fn all_printable_ascii(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        if unprintable_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes"))) != 0 {
-            return false;
-        }
-    }
-    chunks.remainder().iter().all(|b| (0x20..0x7f).contains(b))
+    let Some(from) = bytes.len().checked_sub(8) else {
+        return bytes.iter().all(|b| (0x20..0x7f).contains(b));
+    };
+    // Eight bytes a step, and the last eight (overlapping the words before: a byte looked at
+    // twice is the same byte) instead of the rest one by one.
+    let word = |w: &[u8]| unprintable_mask(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    let bad = bytes.chunks_exact(8).fold(0, |bad, w| bad | word(w));
+    (bad | word(&bytes[from..])) == 0
 }
 
 /// Non-zero when a byte of `w` is outside 0x20..=0x7E. Only zero / non-zero is exact (the "has

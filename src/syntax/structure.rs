@@ -1067,8 +1067,14 @@ fn check_rule(rule: &super::spec::Rule, present: u64, seg: &Segment<'_>, number:
 /// EDIFACT DTM: the value in C507 must match its format qualifier (2379).
 fn check_edifact_date(seg: &Segment<'_>, number: u32, out: &mut Vec<Diagnostic>) {
     let Some(c507) = seg.element(1) else { return };
-    let value = c507.component(2).map(|v| v.as_bytes()).unwrap_or(b"");
-    let format = c507.component(3).map(|v| v.as_bytes()).unwrap_or(b"");
+    let (value, format) = if seg.is_escaped() {
+        let part = |n| c507.component(n).map_or(&b""[..], |v| v.as_bytes());
+        (part(2), part(3))
+    } else {
+        // Without release characters the separators are all there is to cut at: one pass.
+        let mut parts = c507.as_bytes().split(|&b| b == seg.delimiters().component).skip(1);
+        (parts.next().unwrap_or(b""), parts.next().unwrap_or(b""))
+    };
     if value.is_empty() {
         return;
     }

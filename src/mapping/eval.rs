@@ -1030,15 +1030,7 @@ impl<'x> SegView<'x> {
             self.split_n = 0;
             return;
         };
-        self.split_n = match self.s.element_span(off, len).component_ranges(&mut self.parts) {
-            Some(n) => {
-                for p in &mut self.parts[..n] {
-                    *p = (off + p.0, p.1 - p.0);
-                }
-                n
-            }
-            None => usize::MAX,
-        };
+        self.split_n = self.s.component_spans(off, len, &mut self.parts).unwrap_or(usize::MAX);
     }
 
     /// The trimmed value at `at` (empty when absent), for conditions.

@@ -271,6 +271,48 @@ impl<'a> Segment<'a> {
         Element { raw, delims: self.delims, escaped: self.escaped, ascii: self.ascii }
     }
 
+    /// Where each component of the element at `off..off + len` of this segment's bytes is, as
+    /// (offset in the segment, length), for at most `N` components: how many there are. `None`
+    /// when release characters or more than `N` components leave it to [`Element::component`].
+    /// Split once, a composite's components cost one pass for all of them, where `component(n)`
+    /// cuts from the start each time.
+    #[inline]
+    pub(crate) fn component_spans<const N: usize>(&self, off: u32, len: u32, out: &mut [(u32, u32); N]) -> Option<usize> {
+        if self.escaped && self.delims.release.is_some() {
+            return None;
+        }
+        let (sep, bytes, end) = (self.delims.component, self.bytes, off + len);
+        let (mut n, mut start) = (0usize, off);
+        // The separators marked in `m` (eight bytes from `at`) each end a component.
+        let mut cut = |mut m: u64, at: u32| -> Option<()> {
+            while m != 0 {
+                let i = at + m.trailing_zeros() / 8;
+                *out.get_mut(n)? = (start, i - start);
+                n += 1;
+                start = i + 1;
+                m &= m - 1;
+            }
+            Some(())
+        };
+        let mut at = off;
+        while at + 8 <= end {
+            cut(byte_mask(u64::from_le_bytes(bytes[at as usize..at as usize + 8].try_into().expect("8 bytes")), sep), at)?;
+            at += 8;
+        }
+        let k = end - at;
+        if k > 0 {
+            // The last k bytes as the low bytes of one word: the eight bytes that end where the
+            // element ends, shifted down, or byte by byte at the very start of the segment.
+            let w = match (end as usize).checked_sub(8) {
+                Some(from) => u64::from_le_bytes(bytes[from..end as usize].try_into().expect("8 bytes")) >> (8 * (8 - k)),
+                None => bytes[at as usize..end as usize].iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b)),
+            };
+            cut(byte_mask(w, sep) & (u64::MAX >> (8 * (8 - k))), at)?;
+        }
+        *out.get_mut(n)? = (start, end - start);
+        Some(n + 1)
+    }
+
     /// Number of elements present (trailing empty elements count: they were written).
     pub fn element_count(&self) -> usize {
         self.elements().count()
@@ -472,41 +514,6 @@ impl<'a> Element<'a> {
         Some(Element { raw: &self.raw[start..end], ..*self })
     }
 
-    /// Where each component of this element is (`(start, end)` in its bytes), for at most `N`
-    /// components: how many there are. `None` when release characters or more than `N`
-    /// components leave it to [`Element::component`]. Split once, a composite's components cost
-    /// one pass for all of them, where `component(n)` cuts from the start each time.
-    #[inline]
-    pub(crate) fn component_ranges<const N: usize>(&self, out: &mut [(u32, u32); N]) -> Option<usize> {
-        if self.escaped && self.delims.release.is_some() {
-            return None;
-        }
-        let (sep, mut n, mut start) = (self.delims.component, 0, 0);
-        // Eight bytes a step, as `nth_part`; each separator ends a part.
-        let mut cut = |i: u32| -> Option<()> {
-            *out.get_mut(n)? = (start, i);
-            n += 1;
-            start = i + 1;
-            Some(())
-        };
-        let mut chunks = self.raw.chunks_exact(8);
-        let mut at = 0u32;
-        for chunk in &mut chunks {
-            let mut m = byte_mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")), sep);
-            while m != 0 {
-                cut(at + m.trailing_zeros() / 8)?;
-                m &= m - 1;
-            }
-            at += 8;
-        }
-        for (k, &b) in chunks.remainder().iter().enumerate() {
-            if b == sep {
-                cut(at + k as u32)?;
-            }
-        }
-        *out.get_mut(n)? = (start, self.raw.len() as u32);
-        Some(n + 1)
-    }
 
     /// Repetitions of a repeating element (a non-repeating element yields itself once).
     #[inline]
@@ -622,26 +629,33 @@ mod tests {
         Segment::new(s.as_bytes(), 0, Delimiters::EDIFACT, s.contains('?'))
     }
 
-    /// Components split once are the components `component(n)` cuts one by one; release
-    /// characters and more components than the ranges hold are left to `component`.
+    /// Components split once are the components `component(n)` cuts one by one, for elements at
+    /// every place in their segment (word reads at the start, the middle and the end); release
+    /// characters and more components than the spans hold are left to `component`.
     #[test]
-    fn component_ranges_give_the_components() {
-        let seg = edi("PIA+1+ACM-1:SA::92+:IN+A:B:C:D:E+X:Y:");
-        for e in 1..=5 {
+    fn component_spans_give_the_components() {
+        let seg = edi("PIA+1+ACM-1:SA::92+:IN+A:B:C:D:E+X:Y:+ABCDEFGHIJ:KL+:+Z");
+        let span = |el: &Element<'_>| ((el.as_bytes().as_ptr() as usize - seg.as_bytes().as_ptr() as usize) as u32, el.as_bytes().len() as u32);
+        for e in 1..=8 {
             let el = seg.element(e).expect("element");
-            let mut ranges = [(0, 0); 4];
-            match el.component_ranges(&mut ranges) {
+            let (off, len) = span(&el);
+            let mut spans = [(0, 0); 4];
+            match seg.component_spans(off, len, &mut spans) {
                 Some(n) => {
-                    let split: Vec<&[u8]> = ranges[..n].iter().map(|&(start, end)| &el.as_bytes()[start as usize..end as usize]).collect();
+                    let split: Vec<&[u8]> = spans[..n].iter().map(|&(o, l)| &seg.as_bytes()[o as usize..(o + l) as usize]).collect();
                     let cut: Vec<&[u8]> = (1..).map_while(|c| el.component(c)).map(|c| c.as_bytes()).collect();
                     assert_eq!(split, cut, "element {e}");
-                    assert_ne!(e, 4, "five components do not fit in four ranges");
+                    assert_ne!(e, 4, "five components do not fit in four spans");
                 }
                 None => assert_eq!(e, 4, "element {e} splits"),
             }
         }
+        let short = edi("A:B");
+        assert_eq!(short.component_spans(0, 3, &mut [(0, 0); 4]), Some(2));
         let escaped = edi("PIA+1+X?:Y:Z");
-        assert_eq!(escaped.element(2).expect("element").component_ranges(&mut [(0, 0); 4]), None);
+        let el = escaped.element(2).expect("element");
+        let off = (el.as_bytes().as_ptr() as usize - escaped.as_bytes().as_ptr() as usize) as u32;
+        assert_eq!(escaped.component_spans(off, el.as_bytes().len() as u32, &mut [(0, 0); 4]), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod schema;
 
 use crate::model;
 use crate::syntax::envelope::Standard;
-use crate::syntax::spec::{pack_code, standards, DocumentSpec, EntryKind, LoopNode, Node, SegmentNode, VersionSpec};
+use crate::syntax::spec::{pack_code, standards, CodeMap, DocumentSpec, EntryKind, LoopNode, Node, SegmentNode, VersionSpec};
 use crate::syntax::structure::name_key;
 use crate::syntax::types::DataType;
 use path::{Path as EdiPath, Position, Read, Test};
@@ -164,9 +164,9 @@ pub struct CodeList {
     /// lookup index right).
     pub entries: BTreeMap<String, String>,
     pub origin: Origin,
-    /// The entries whose codes are short (up to 7 bytes), as packed codes in order, made on the
-    /// first lookup: a binary search over numbers instead of string comparisons.
-    short: OnceLock<Box<[(u64, String)]>>,
+    /// The entries whose codes are short (up to 7 bytes) by packed code, with their values,
+    /// made on the first lookup: a hash lookup of a number instead of string comparisons.
+    short: OnceLock<(CodeMap<u32>, Vec<String>)>,
 }
 
 impl CodeList {
@@ -183,15 +183,16 @@ impl CodeList {
     /// What `code` translates to.
     #[inline]
     pub fn get(&self, code: &str) -> Option<&str> {
-        let Some(packed) = pack_code(code.as_bytes()) else {
+        // (The empty code packs to 0, which the map does not hold.)
+        let Some(packed) = pack_code(code.as_bytes()).filter(|&k| k != 0) else {
             return self.entries.get(code).map(String::as_str);
         };
-        let short = self.short.get_or_init(|| {
-            let mut v: Vec<(u64, String)> = self.entries.iter().filter_map(|(k, v)| Some((pack_code(k.as_bytes())?, v.clone()))).collect();
-            v.sort_by_key(|e| e.0);
-            v.into_boxed_slice()
+        let (codes, values) = self.short.get_or_init(|| {
+            let short: Vec<(u64, &String)> = self.entries.iter().filter_map(|(k, v)| Some((pack_code(k.as_bytes())?, v))).collect();
+            let codes = CodeMap::new(short.iter().enumerate().map(|(i, &(k, _))| (k, i as u32)));
+            (codes, short.into_iter().map(|(_, v)| v.clone()).collect())
         });
-        short.binary_search_by_key(&packed, |e| e.0).ok().map(|i| short[i].1.as_str())
+        codes.get(packed).map(|i| values[i as usize].as_str())
     }
 
     /// The reverse table (canonical value → code), first code winning, for outbound mappings.

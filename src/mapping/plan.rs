@@ -15,7 +15,7 @@
 use super::path::{Position, Test};
 use super::{As, Body, Obj, RCond, RPath, RRead, Rule, Src, StepKind, ValueRule, When};
 use crate::syntax::types::DataType;
-use crate::syntax::spec::pack_code;
+use crate::syntax::spec::{pack_code, CodeMap};
 
 /// The probes of one scope root.
 #[derive(Debug, Default)]
@@ -49,10 +49,9 @@ pub(crate) struct Keyed {
     /// (a code the condition accepts, as [`pack_code`]; probe index): one entry per code, those
     /// of one code together.
     pub probes: Vec<(u64, u16)>,
-    /// Each code once with its run in `probes` (`QTY01-1`: 47, 46 and 12 for three probes each),
-    /// hashed (open addressing, `(0, 0, 0)` empty; packed codes are never 0): a segment's code is
-    /// looked up here, then only its run is asked.
-    pub codes: Vec<(u64, u32, u32)>,
+    /// Each code's run in `probes` (`QTY01-1`: 47, 46 and 12 for three probes each): a
+    /// segment's code is looked up here, then only its run is asked.
+    pub codes: CodeMap<(u32, u32)>,
 }
 
 impl Keyed {
@@ -70,34 +69,15 @@ impl Keyed {
                 _ => runs.push((c, i as u32, i as u32 + 1)),
             }
         }
-        let size = (runs.len() * 2).next_power_of_two();
-        self.codes = vec![(0, 0, 0); size];
-        for run in runs {
-            let mut at = Self::home(run.0, size);
-            while self.codes[at].0 != 0 {
-                at = (at + 1) & (size - 1);
-            }
-            self.codes[at] = run;
-        }
-    }
-
-    /// Where code `c` is first looked for in a table of `size` (a power of two) places.
-    #[inline]
-    fn home(c: u64, size: usize) -> usize {
-        (c.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & (size - 1)
+        self.codes = CodeMap::new(runs.into_iter().map(|(c, start, end)| (c, (start, end))));
     }
 
     /// The probes that name `code`.
     #[inline]
     pub fn naming(&self, code: u64) -> &[(u64, u16)] {
-        let size = self.codes.len();
-        let mut at = Self::home(code, size);
-        loop {
-            match self.codes[at] {
-                (0, _, _) => return &[],
-                (c, start, end) if c == code => return &self.probes[start as usize..end as usize],
-                _ => at = (at + 1) & (size - 1),
-            }
+        match self.codes.get(code) {
+            Some((start, end)) => &self.probes[start as usize..end as usize],
+            None => &[],
         }
     }
 }
@@ -335,7 +315,7 @@ fn add_to(group: &mut TagProbes, i: u16, p: &Probe) {
             let keyed = match group.keyed.iter().position(|g| g.at == *at) {
                 Some(g) => &mut group.keyed[g],
                 None => {
-                    group.keyed.push(Keyed { at: *at, probes: vec![], codes: vec![] });
+                    group.keyed.push(Keyed { at: *at, probes: vec![], codes: CodeMap::default() });
                     group.keyed.last_mut().expect("just pushed")
                 }
             };
@@ -356,7 +336,7 @@ mod tests {
     fn keyed_probes_by_code() {
         let at = Position { element: 1, component: Some(1) };
         let (q47, q46, q12) = (pack_code(b"47").unwrap(), pack_code(b"46").unwrap(), pack_code(b"12").unwrap());
-        let mut keyed = Keyed { at, probes: vec![(q47, 0), (q46, 1), (q47, 2), (q12, 3), (q46, 4), (q47, 5)], codes: vec![] };
+        let mut keyed = Keyed { at, probes: vec![(q47, 0), (q46, 1), (q47, 2), (q12, 3), (q46, 4), (q47, 5)], codes: CodeMap::default() };
         keyed.make_runs();
         let asked = |code: u64| keyed.naming(code).iter().map(|&(c, k)| { assert_eq!(c, code); k }).collect::<Vec<_>>();
         assert_eq!((asked(q47), asked(q46), asked(q12)), (vec![0, 2, 5], vec![1, 4], vec![3]));

@@ -52,48 +52,62 @@ pub struct ElementDef {
     code_bytes: Vec<Vec<u8>>,
     /// The codes of up to 7 bytes (nearly all) packed by [`pack_code`] in a hash set: one multiply
     /// and usually one compare per lookup, whatever the size of the list (X12 list 98 has 1,300 codes).
-    short_codes: CodeSet,
+    short_codes: CodeMap<()>,
 }
 
-/// Open-addressing set of packed codes (never 0: the length byte of a code is at least 1).
-#[derive(Debug, Default)]
-struct CodeSet {
-    slots: Vec<u64>,
+/// Open-addressing map from packed codes ([`pack_code`]) to small values: one multiply and
+/// usually one compare per lookup, whatever the number of codes. Used for the dictionaries'
+/// code lists, the mappings' code tables and the probes keyed by code.
+#[derive(Clone, Debug)]
+pub struct CodeMap<V> {
+    /// `(0, _)` is an empty place: a packed code is never 0 (its length byte is at least 1).
+    slots: Vec<(u64, V)>,
     shift: u32,
 }
 
-impl CodeSet {
-    fn new(keys: &[u64]) -> CodeSet {
-        let bits = (keys.len() * 2).max(8).next_power_of_two().trailing_zeros();
-        let mut set = CodeSet { slots: vec![0; 1 << bits], shift: 64 - bits };
-        for &k in keys {
-            let mut i = set.home(k);
-            while set.slots[i] != 0 && set.slots[i] != k {
-                i = (i + 1) & (set.slots.len() - 1);
+impl<V: Copy + Default> CodeMap<V> {
+    /// The map of `entries`; of a code given twice, the first value is kept.
+    pub fn new(entries: impl IntoIterator<Item = (u64, V)>) -> CodeMap<V> {
+        let entries: Vec<(u64, V)> = entries.into_iter().filter(|e| e.0 != 0).collect();
+        let bits = (entries.len() * 2).max(8).next_power_of_two().trailing_zeros();
+        let mut map = CodeMap { slots: vec![(0, V::default()); 1 << bits], shift: 64 - bits };
+        for (k, v) in entries {
+            let mut i = map.home(k);
+            while map.slots[i].0 != 0 && map.slots[i].0 != k {
+                i = (i + 1) & (map.slots.len() - 1);
             }
-            set.slots[i] = k;
+            if map.slots[i].0 == 0 {
+                map.slots[i] = (k, v);
+            }
         }
-        set
+        map
     }
 
-    #[inline]
+    #[inline(always)]
     fn home(&self, k: u64) -> usize {
         (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
+    /// The value of packed code `k`.
     #[inline(always)]
-    fn contains(&self, k: u64) -> bool {
-        if self.slots.is_empty() || k == 0 {
-            return false;
+    pub fn get(&self, k: u64) -> Option<V> {
+        if k == 0 {
+            return None;
         }
         let mut i = self.home(k);
         loop {
             match self.slots[i] {
-                0 => return false,
-                s if s == k => return true,
+                (0, _) => return None,
+                (s, v) if s == k => return Some(v),
                 _ => i = (i + 1) & (self.slots.len() - 1),
             }
         }
+    }
+}
+
+impl<V: Copy + Default> Default for CodeMap<V> {
+    fn default() -> Self {
+        CodeMap::new([])
     }
 }
 
@@ -120,7 +134,7 @@ impl ElementDef {
     #[inline]
     pub fn has_code(&self, v: &[u8]) -> bool {
         match pack_code(v) {
-            Some(key) => self.short_codes.contains(key),
+            Some(key) => self.short_codes.get(key).is_some(),
             None => self.has_long_code(v),
         }
     }
@@ -549,7 +563,7 @@ fn load_dictionary(path: &str, text: &str) -> Result<Dictionary, SpecError> {
             codes.iter().flat_map(|c| c.keys().map(|k| k.as_bytes().to_vec())).collect();
         code_bytes.sort();
         let packed: Vec<u64> = code_bytes.iter().filter_map(|c| pack_code(c)).collect();
-        let short_codes = CodeSet::new(&packed);
+        let short_codes = CodeMap::new(packed.iter().map(|&k| (k, ())));
         d.element_index.insert(id.clone(), d.elements.len());
         d.elements.push(ElementDef {
             id: id.clone(),

@@ -221,7 +221,16 @@ impl<'a> Segment<'a> {
     /// The id packed into a `u32` for fast comparisons (see [`tag`]).
     #[inline]
     pub fn tag(&self) -> u32 {
-        tag(self.id())
+        // The first four bytes as one word when the segment has them, the bytes past the id
+        // masked off: what `tag` builds byte by byte.
+        match (self.bytes.get(..4), self.id_len) {
+            (Some(w), n @ 1..=4) => {
+                let w = u32::from_le_bytes(w.try_into().expect("4 bytes"));
+                let keep = if n == 4 { u32::MAX } else { (1u32 << (8 * n)) - 1 };
+                (w & keep) | ((n & 0x7) << 29)
+            }
+            _ => tag(self.id()),
+        }
     }
 
     /// Elements after the id, in order; `elements().nth(0)` is element 01.
@@ -729,6 +738,15 @@ mod tests {
             }
         }
         assert_eq!(byte_mask(u64::from_le_bytes(*b"a:b::\x80:\x3a"), b':'), 0x8080_0080_8000_8000);
+    }
+
+    /// A segment's tag read as a word is the tag of its id.
+    #[test]
+    fn segment_tags_are_their_ids_tags() {
+        for text in ["BEG*00*SA", "N1*ST", "N1", "ISA", "*A", "A*B", "ABCD*E", "ABCDEFG*H", "", "AB*", "LIN++1", "UNH+1"] {
+            let s = if text.contains('+') { edi(text) } else { x12(text) };
+            assert_eq!(s.tag(), tag(s.id()), "{text:?}");
+        }
     }
 
     #[test]

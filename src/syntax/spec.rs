@@ -275,6 +275,9 @@ pub struct LoopNode {
     pub(crate) later: u64,
     /// Indexes of the mandatory children, ascending.
     pub(crate) mandatory: Vec<usize>,
+    /// The same as bits (bit k: child k), for the first 64 children; every child past 64 is
+    /// taken as mandatory here, so only the list decides for those.
+    pub(crate) mandatory_bits: u64,
 }
 
 /// One of 64 bits for a segment tag (a multiplicative hash), for [`LoopNode::later`].
@@ -287,8 +290,9 @@ impl LoopNode {
     pub fn new(name: String, usage: Usage, max: u32, children: Vec<Node>) -> LoopNode {
         let triggers: Vec<u32> = children.iter().map(Node::trigger).collect();
         let later = triggers.iter().skip(1).fold(0, |m, &t| m | tag_bit(t));
-        let mandatory = (0..children.len()).filter(|&i| children[i].usage() == Usage::Mandatory).collect();
-        LoopNode { name, usage, max, children, triggers, later, mandatory }
+        let mandatory: Vec<usize> = (0..children.len()).filter(|&i| children[i].usage() == Usage::Mandatory).collect();
+        let mandatory_bits = mandatory.iter().fold(if children.len() > 64 { 1 << 63 } else { 0 }, |m, &i| m | 1u64.checked_shl(i as u32).unwrap_or(1 << 63));
+        LoopNode { name, usage, max, children, triggers, later, mandatory, mandatory_bits }
     }
 }
 

@@ -550,6 +550,10 @@ fn find_trigger(triggers: &[u32], from: usize, t: u32) -> Option<usize> {
 #[inline]
 fn missing_after(f: &Frame<'_>, until: usize, offset: u64, number: u32, out: &mut Vec<Diagnostic>) {
     let from = if f.count == 0 { f.idx } else { f.idx + 1 };
+    // Usually nothing mandatory lies between: one look at the bits.
+    if from >= until || (from < 64 && f.node.mandatory_bits & (u64::MAX << from) & (u64::MAX >> (64 - until.min(64))) == 0) {
+        return;
+    }
     for &k in f.node.mandatory.iter().filter(|&&k| k >= from && k < until) {
         report_missing(f, k, offset, number, out);
     }

@@ -151,6 +151,8 @@ impl Validator {
 
     /// HL / CPS: ids unique, parents exist and are of an allowed level.
     /// `spans`: where the segment's element spans start in the tree, when they were recorded.
+    /// Out of line: inlined, it took registers from the loop every segment goes through.
+    #[inline(never)]
     fn check_hierarchy(&mut self, doc: &DocumentSpec, seg: &Segment<'_>, number: u32, spans: Option<usize>, out: &mut Vec<Diagnostic>) {
         let Some(h) = &doc.hierarchy else { return };
         // The three elements (0 is no element: the level is optional): from the spans when

@@ -571,8 +571,10 @@ impl Slot for DateTime {
         if optional && !(filled(&date) || filled(&time) || filled(&zone)) {
             return Ok(());
         }
-        if !ready(&date) {
-            return Err(missing(obj, "date"));
+        for (ready, name) in [(ready(&date), "date"), (ready(&time), "time"), (ready(&zone), "zone")] {
+            if !ready {
+                return Err(missing(obj, name));
+            }
         }
         *out = Some(DateTime { date: take(date), time: take(time), zone: take(zone) });
         Ok(())

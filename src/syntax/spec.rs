@@ -60,7 +60,8 @@ pub struct ElementDef {
 /// code lists, the mappings' code tables and the probes keyed by code.
 #[derive(Clone, Debug)]
 pub struct CodeMap<V> {
-    /// `(0, _)` is an empty place: a packed code is never 0 (its length byte is at least 1).
+    /// `(0, _)` is an empty place: a packed code is 0 only for the empty code, which the map
+    /// never holds (its length byte is 0).
     slots: Vec<(u64, V)>,
     shift: u32,
 }
